@@ -1,0 +1,53 @@
+/*
+ * cli.h - what the commands of the vramfit tool share. The CLI uses only
+ * the public header vramfit.h.
+ */
+#ifndef VF_CLI_H
+#define VF_CLI_H
+
+#include "vramfit.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit statuses, as documented in vramfit(1). */
+enum {
+	EXIT_OK = 0,
+	EXIT_DOES_NOT_FIT = 1, /* a verdict: the run does not fit / alert */
+	EXIT_USAGE = 2,        /* bad input: one line on stderr says what */
+	EXIT_RUNTIME = 3,      /* a runtime failure (I/O, network, driver) */
+};
+
+typedef struct vf_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+} vf_command;
+
+/* Prints "vramfit: <message>" on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "vramfit: <err->message>"; returns the exit status for it. */
+int cli_report(const vf_error *err);
+int cli_exit_for(vf_status st);
+
+/* Colour only on a terminal and never with NO_COLOR (no-color.org). */
+bool cli_use_color(FILE *f);
+const char *cli_color(FILE *f, const char *sgr); /* "" when off */
+
+/* Parses an unsigned integer flag value in [min, max]. */
+bool cli_parse_u32(const char *flag, const char *s, unsigned long min,
+		   unsigned long max, uint32_t *out);
+bool cli_parse_double(const char *flag, const char *s, double min, double max,
+		      double *out);
+
+/* "1,234,567" */
+char *cli_group_digits(uint64_t v, char *buf, size_t size);
+
+/* Loads a model by built-in name or config.json path (see --model). */
+int cli_load_model(const char *spec, vf_model *model);
+
+/* Commands (one source file each). */
+int cmd_models(int argc, char **argv);
+int cmd_estimate(int argc, char **argv);
+
+#endif

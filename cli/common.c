@@ -1,0 +1,142 @@
+/* common.c - helpers shared by the commands: errors, colour, numbers. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("vramfit: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+int cli_exit_for(vf_status st)
+{
+	switch (st) {
+	case VF_OK:
+		return EXIT_OK;
+	case VF_EIO:
+	case VF_ENOMEM:
+	case VF_ENET:
+	case VF_ENODEV:
+		return EXIT_RUNTIME;
+	default:
+		return EXIT_USAGE;
+	}
+}
+
+int cli_report(const vf_error *err)
+{
+	fprintf(stderr, "vramfit: %s\n", err->message);
+	return cli_exit_for(err->status);
+}
+
+bool cli_use_color(FILE *f)
+{
+	const char *nc = getenv("NO_COLOR");
+	if (nc && *nc)
+		return false;
+	const char *term = getenv("TERM");
+	if (term && strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(fileno(f));
+}
+
+const char *cli_color(FILE *f, const char *sgr)
+{
+	return cli_use_color(f) ? sgr : "";
+}
+
+bool cli_parse_u32(const char *flag, const char *s, unsigned long min,
+		   unsigned long max, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-' || *s == '+') {
+		cli_usage_error("%s: expected a whole number from %lu to %lu, "
+				"got \"%s\"",
+				flag, min, max, s ? s : "");
+		return false;
+	}
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*end || errno) {
+		cli_usage_error("%s: \"%s\" is not a whole number", flag, s);
+		return false;
+	}
+	if (v < min || v > max) {
+		cli_usage_error("%s: %s is out of range (%lu to %lu)", flag, s,
+				min, max);
+		return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+bool cli_parse_double(const char *flag, const char *s, double min, double max,
+		      double *out)
+{
+	char *end;
+	if (!s || !*s) {
+		cli_usage_error("%s: expected a number", flag);
+		return false;
+	}
+	double v = strtod(s, &end);
+	if (*end || !isfinite(v)) {
+		cli_usage_error("%s: \"%s\" is not a number", flag, s);
+		return false;
+	}
+	if (v < min || v > max) {
+		cli_usage_error("%s: %s is out of range (%g to %g)", flag, s, min,
+				max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+char *cli_group_digits(uint64_t v, char *buf, size_t size)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+	size_t o = 0;
+	for (int i = 0; i < n && o + 1 < size; i++) {
+		if (i && (n - i) % 3 == 0 && o + 2 < size)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+int cli_load_model(const char *spec, vf_model *model)
+{
+	vf_error err;
+	struct stat sb;
+	vf_status st;
+	if (stat(spec, &sb) == 0) {
+		if (S_ISDIR(sb.st_mode)) {
+			char path[4096];
+			snprintf(path, sizeof path, "%s/config.json", spec);
+			st = vf_model_from_config_file(model, path, &err);
+		} else {
+			st = vf_model_from_config_file(model, spec, &err);
+		}
+	} else {
+		st = vf_builtin_model(model, spec, &err);
+	}
+	if (st) {
+		fprintf(stderr, "vramfit: --model: %s\n", err.message);
+		return cli_exit_for(st);
+	}
+	return EXIT_OK;
+}

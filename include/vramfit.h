@@ -1,0 +1,480 @@
+/*
+ * vramfit.h - will this training run fit on my GPU, and what is the fastest
+ * way to make it fit?
+ *
+ * This is the one public header of libvramfit. Everything the command-line
+ * tool does, it does through the declarations below.
+ *
+ * Conventions
+ * - Every function that can fail returns a vf_status and, when given a
+ *   non-NULL vf_error, writes one line saying what failed into it.
+ * - Structs named vf_* without a _new/_free pair are plain values: the caller
+ *   owns them, they hold no pointers to heap memory, copying them is fine.
+ *   Functions that allocate say so with _new/_load, and pair with _free.
+ * - Byte counts are uint64_t and every sum or product that forms one is
+ *   overflow-checked; an input that would overflow is an error, never a
+ *   wrapped-around number.
+ * - Enum tables have a *_COUNT sentinel and a *_name()/ *_from_name() pair;
+ *   names are the lowercase strings of the calibration schema
+ *   (docs/run-schema.md).
+ */
+#ifndef VRAMFIT_H
+#define VRAMFIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VRAMFIT_VERSION_MAJOR 0
+#define VRAMFIT_VERSION_MINOR 1
+#define VRAMFIT_VERSION_PATCH 0
+#define VRAMFIT_VERSION "0.1.0"
+
+/* Library version at run time (may differ from VRAMFIT_VERSION). */
+const char *vf_version(void);
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ---------------------------------------------------------------------- */
+
+typedef enum vf_status {
+	VF_OK = 0,
+	VF_EINVAL,      /* a value is out of range or malformed */
+	VF_ENOMEM,      /* out of host memory */
+	VF_EOVERFLOW,   /* a byte count would not fit in 64 bits */
+	VF_EIO,         /* a file could not be read or written */
+	VF_EPARSE,      /* JSON/YAML/CSV could not be parsed */
+	VF_ENOTFOUND,   /* unknown model, GPU, file or key */
+	VF_EUNSUPPORTED,/* a valid input this version cannot model */
+	VF_EEXIST,      /* refusing to overwrite an existing file */
+	VF_ENET,        /* network failure */
+	VF_EAUTH,       /* the server wants (other) credentials */
+	VF_ENODEV,      /* no GPU driver or device */
+	VF_STATUS_COUNT
+} vf_status;
+
+#define VF_ERROR_MAX 512
+
+typedef struct vf_error {
+	vf_status status;
+	char message[VF_ERROR_MAX]; /* one line, no trailing newline */
+} vf_error;
+
+const char *vf_status_name(vf_status status);
+
+/* ------------------------------------------------------------------------
+ * Data types
+ * ---------------------------------------------------------------------- */
+
+typedef enum vf_dtype {
+	VF_DTYPE_FP32,
+	VF_DTYPE_FP16,
+	VF_DTYPE_BF16,
+	VF_DTYPE_FP8,
+	VF_DTYPE_INT8,
+	VF_DTYPE_NF4,
+	VF_DTYPE_FP4,
+	VF_DTYPE_FP64,
+	VF_DTYPE_COUNT
+} vf_dtype;
+
+const char *vf_dtype_name(vf_dtype dtype);
+/* Accepts torch and HF spellings: "float32", "fp32", "bfloat16", "bf16"... */
+bool vf_dtype_from_name(const char *name, vf_dtype *out);
+/* Storage bits per element of a dense tensor of this dtype (4 for NF4/FP4). */
+unsigned vf_dtype_bits(vf_dtype dtype);
+
+/* ------------------------------------------------------------------------
+ * Model architecture
+ * ---------------------------------------------------------------------- */
+
+typedef enum vf_mlp_kind {
+	VF_MLP_PLAIN, /* two matrices with an activation (GeLU): fc1, fc2 */
+	VF_MLP_GATED, /* three matrices (SwiGLU, GeGLU): gate, up, down */
+	VF_MLP_KIND_COUNT
+} vf_mlp_kind;
+
+typedef enum vf_norm_kind {
+	VF_NORM_RMS,        /* RMSNorm: weight only */
+	VF_NORM_LAYER,      /* LayerNorm: weight and bias */
+	VF_NORM_LAYER_NOBIAS, /* LayerNorm without bias (weight only) */
+	VF_NORM_NONPARAM,   /* LayerNorm without any parameters (OLMo) */
+	VF_NORM_KIND_COUNT
+} vf_norm_kind;
+
+/*
+ * A decoder-only transformer as its config.json describes it. Zero means
+ * "absent" for the optional parts (MoE, MLA, sliding window).
+ */
+typedef struct vf_arch {
+	char model_type[32];      /* HF model_type, e.g. "llama" */
+	uint64_t vocab_size;
+	uint64_t hidden_size;
+	uint64_t intermediate_size; /* dense MLP width */
+	uint64_t num_layers;
+	uint64_t num_heads;
+	uint64_t num_kv_heads;    /* == num_heads for MHA, 1 for MQA */
+	uint64_t head_dim;        /* usually hidden_size / num_heads */
+	uint64_t max_positions;   /* learned position table rows, 0 for RoPE */
+	bool tie_embeddings;
+	vf_mlp_kind mlp;
+	vf_norm_kind norm;
+	unsigned norms_per_layer; /* 2 usual, 1 parallel blocks, 4 Gemma-2 */
+	bool qkv_bias;            /* biases on q, k, v */
+	bool o_bias;              /* bias on the attention output */
+	bool mlp_bias;            /* biases on the MLP matrices */
+	bool lm_head_bias;
+	bool qk_norm;             /* per-head norm of q and k (Qwen3) */
+	bool qk_norm_full;        /* q/k norm over all heads (OLMo-2) */
+	bool fused_qkv;           /* one q|k|v matrix (GPT-2, Falcon, Phi-3) */
+	bool fused_gate_up;       /* one gate|up matrix (Phi-3) */
+	bool parallel_block;      /* attention and MLP read one norm (Phi, Falcon) */
+	/* Mixture of experts (num_experts == 0: dense). */
+	uint64_t num_experts;
+	uint64_t experts_per_token;
+	uint64_t expert_intermediate_size;
+	uint64_t num_shared_experts;
+	uint64_t shared_expert_intermediate_size; /* total width of the shared MLP */
+	bool shared_expert_gate;  /* Qwen2-MoE sigmoid gate on the shared expert */
+	uint64_t first_dense_layers; /* leading layers with a dense MLP */
+	/* Multi-head latent attention (DeepSeek-V2/V3; kv_lora_rank == 0: none). */
+	uint64_t q_lora_rank;
+	uint64_t kv_lora_rank;
+	uint64_t qk_rope_head_dim;
+	uint64_t qk_nope_head_dim;
+	uint64_t v_head_dim;
+	uint64_t sliding_window;  /* 0: full attention */
+	vf_dtype dtype;           /* torch_dtype the checkpoint is stored in */
+} vf_arch;
+
+/* The roles a linear layer plays, used for LoRA targets and quantization. */
+typedef enum vf_role {
+	VF_ROLE_Q, VF_ROLE_K, VF_ROLE_V, VF_ROLE_QKV, VF_ROLE_O,
+	VF_ROLE_GATE, VF_ROLE_UP, VF_ROLE_GATE_UP, VF_ROLE_DOWN,
+	VF_ROLE_FC1, VF_ROLE_FC2,
+	VF_ROLE_ROUTER,
+	VF_ROLE_EMBED, VF_ROLE_LM_HEAD,
+	VF_ROLE_COUNT
+} vf_role;
+
+const char *vf_role_name(vf_role role);
+
+/* One kind of linear layer in a decoder layer. */
+typedef struct vf_linear {
+	vf_role role;
+	uint64_t in_features;
+	uint64_t out_features;
+	bool bias;
+	bool expert;              /* a routed expert (counted in `experts`) */
+	uint64_t per_layer;       /* copies per layer (experts: num_experts) */
+	uint64_t active_per_token;/* copies a token passes through (top-k) */
+	uint64_t layers;          /* layers that have it */
+} vf_linear;
+
+#define VF_MAX_LINEARS 24
+
+/* Exact parameter counts, per module. */
+typedef struct vf_param_counts {
+	uint64_t embed;           /* token embedding */
+	uint64_t positions;       /* learned position embedding */
+	uint64_t attention;       /* all attention linears, all layers */
+	uint64_t mlp;             /* dense MLP linears incl. shared experts */
+	uint64_t experts;         /* routed expert linears */
+	uint64_t router;
+	uint64_t norms;           /* every norm incl. the final one */
+	uint64_t lm_head;         /* 0 when tied to the embedding */
+	uint64_t total;
+} vf_param_counts;
+
+/*
+ * A model ready for estimation: its architecture, the linear layers derived
+ * from it and its exact parameter counts. A plain value (no heap memory).
+ */
+typedef struct vf_model {
+	char name[128];           /* Hub id or given name */
+	vf_arch arch;
+	vf_linear linears[VF_MAX_LINEARS];
+	unsigned n_linears;
+	vf_param_counts params;
+	uint64_t largest_linear;  /* elements of the biggest single matrix */
+} vf_model;
+
+/* Validate an architecture and derive linears and parameter counts. */
+vf_status vf_model_init(vf_model *model, const char *name, const vf_arch *arch,
+			vf_error *err);
+
+/* Parse a HF config.json text into a model. `name` may be NULL. */
+vf_status vf_model_from_config_json(vf_model *model, const char *name,
+				    const char *json, size_t len, vf_error *err);
+
+/* Read a config.json file into a model. */
+vf_status vf_model_from_config_file(vf_model *model, const char *path,
+				    vf_error *err);
+
+/* Built-in models (data/models/, embedded at build time). */
+size_t vf_builtin_model_count(void);
+const char *vf_builtin_model_name(size_t index);
+/* Hub id, a short alias ("llama-2-7b") or a known variant/re-upload. */
+vf_status vf_builtin_model(vf_model *model, const char *name, vf_error *err);
+
+/* The model_type values the config reader understands, NULL-terminated. */
+const char *const *vf_supported_model_types(void);
+
+/* ------------------------------------------------------------------------
+ * Run description (the `run` object of docs/run-schema.md)
+ * ---------------------------------------------------------------------- */
+
+/* Every enum has an UNSET value 0: "not stated, use the framework default". */
+
+typedef enum vf_method {
+	VF_METHOD_UNSET, VF_METHOD_FULL, VF_METHOD_LORA, VF_METHOD_QLORA,
+	VF_METHOD_DORA, VF_METHOD_FROZEN_SUBSET, VF_METHOD_FROZEN,
+	VF_METHOD_INFERENCE,
+	VF_METHOD_COUNT
+} vf_method;
+
+typedef enum vf_precision {
+	VF_PRECISION_UNSET, VF_PRECISION_FP32, VF_PRECISION_FP16_MIXED,
+	VF_PRECISION_BF16_MIXED, VF_PRECISION_FP16_TRUE, VF_PRECISION_BF16_TRUE,
+	VF_PRECISION_COUNT
+} vf_precision;
+
+typedef enum vf_quant {
+	VF_QUANT_NONE, VF_QUANT_NF4, VF_QUANT_NF4_DQ, VF_QUANT_FP4,
+	VF_QUANT_FP4_DQ, VF_QUANT_INT8,
+	VF_QUANT_COUNT
+} vf_quant;
+
+typedef enum vf_optimizer {
+	VF_OPTIM_UNSET, VF_OPTIM_ADAMW, VF_OPTIM_ADAMW_FUSED, VF_OPTIM_ADAMW_8BIT,
+	VF_OPTIM_PAGED_ADAMW, VF_OPTIM_PAGED_ADAMW_8BIT, VF_OPTIM_ADAFACTOR,
+	VF_OPTIM_SGD, VF_OPTIM_SGD_MOMENTUM, VF_OPTIM_LION, VF_OPTIM_LION_8BIT,
+	VF_OPTIM_ADAM, VF_OPTIM_ADAM_8BIT,
+	VF_OPTIM_COUNT
+} vf_optimizer;
+
+typedef enum vf_ckpt {
+	VF_CKPT_UNSET, VF_CKPT_OFF, VF_CKPT_ON, VF_CKPT_OFFLOAD,
+	VF_CKPT_COUNT
+} vf_ckpt;
+
+typedef enum vf_attention {
+	VF_ATTN_UNSET, VF_ATTN_EAGER, VF_ATTN_SDPA, VF_ATTN_FLASH2, VF_ATTN_FLEX,
+	VF_ATTN_COUNT
+} vf_attention;
+
+typedef enum vf_loss {
+	VF_LOSS_UNSET, VF_LOSS_STANDARD, VF_LOSS_CHUNKED, VF_LOSS_FUSED,
+	VF_LOSS_COUNT
+} vf_loss;
+
+typedef enum vf_objective {
+	VF_OBJ_UNSET, VF_OBJ_SFT, VF_OBJ_CPT, VF_OBJ_PRETRAIN, VF_OBJ_DPO,
+	VF_OBJ_KTO,
+	VF_OBJ_COUNT
+} vf_objective;
+
+typedef enum vf_strategy {
+	VF_STRATEGY_UNSET, VF_STRATEGY_SINGLE, VF_STRATEGY_DDP,
+	VF_STRATEGY_FSDP, VF_STRATEGY_ZERO1, VF_STRATEGY_ZERO2,
+	VF_STRATEGY_ZERO3,
+	VF_STRATEGY_COUNT
+} vf_strategy;
+
+typedef enum vf_offload {
+	VF_OFFLOAD_NONE, VF_OFFLOAD_OPTIMIZER, VF_OFFLOAD_PARAMS,
+	VF_OFFLOAD_OPTIMIZER_PARAMS,
+	VF_OFFLOAD_COUNT
+} vf_offload;
+
+typedef enum vf_framework {
+	VF_FW_HF_TRAINER, VF_FW_TRL, VF_FW_PEFT, VF_FW_FMS_HF_TUNING,
+	VF_FW_LITGPT, VF_FW_TORCHTUNE, VF_FW_TORCHTITAN, VF_FW_LIGHTNING,
+	VF_FW_UNSLOTH, VF_FW_LLAMA_FACTORY, VF_FW_FSDP_QLORA, VF_FW_OTHER,
+	VF_FW_COUNT
+} vf_framework;
+
+typedef enum vf_phases {
+	VF_PHASES_UNSET, VF_PHASES_TRAIN, VF_PHASES_TRAIN_EVAL,
+	VF_PHASES_TRAIN_GENERATE, VF_PHASES_INFERENCE,
+	VF_PHASES_COUNT
+} vf_phases;
+
+/* LoRA targets as a bit set of (1u << vf_role). */
+typedef uint32_t vf_targets;
+#define VF_TARGET(role) ((vf_targets)1u << (role))
+#define VF_TARGETS_ALL_LINEAR                                                  \
+	(VF_TARGET(VF_ROLE_Q) | VF_TARGET(VF_ROLE_K) | VF_TARGET(VF_ROLE_V) |  \
+	 VF_TARGET(VF_ROLE_QKV) | VF_TARGET(VF_ROLE_O) |                       \
+	 VF_TARGET(VF_ROLE_GATE) | VF_TARGET(VF_ROLE_UP) |                     \
+	 VF_TARGET(VF_ROLE_GATE_UP) | VF_TARGET(VF_ROLE_DOWN) |                \
+	 VF_TARGET(VF_ROLE_FC1) | VF_TARGET(VF_ROLE_FC2))
+
+typedef struct vf_lora {
+	uint32_t r;               /* 0: not stated */
+	double alpha;             /* no effect on memory; kept for configs */
+	double dropout;           /* < 0: not stated */
+	vf_targets targets;       /* 0: not stated (framework default) */
+} vf_lora;
+
+typedef struct vf_run {
+	vf_framework framework;
+	vf_method method;
+	vf_precision precision;
+	vf_quant quant;
+	vf_lora lora;             /* used when the method attaches adapters */
+	uint32_t micro_batch;     /* 0: not stated */
+	uint32_t seq_len;
+	uint32_t grad_accum;
+	vf_ckpt grad_ckpt;
+	uint32_t ckpt_every;      /* checkpoint every k-th layer; 0/1: all */
+	vf_attention attention;
+	vf_optimizer optimizer;
+	int8_t optimizer_in_backward; /* -1 unset, 0 no, 1 yes */
+	vf_loss loss;
+	int8_t packing;           /* -1 unset */
+	int8_t compile;           /* -1 unset */
+	int8_t activation_offload;/* -1 unset */
+	vf_objective objective;
+	uint32_t n_gpus;          /* 0: not stated (1) */
+	vf_strategy strategy;
+	vf_offload offload;
+	uint64_t reduce_bucket_elems; /* ZeRO/DDP bucket, 0: framework default */
+	vf_phases phases;
+	vf_dtype quant_storage;   /* 4-bit packing dtype (FP32 = default uint8) */
+	double gpu_memory_gib;    /* GPU the run is on, 0: unknown */
+	char gpu_name[48];        /* normalized GPU id, "" unknown */
+} vf_run;
+
+/* A run with every field unset (the schema's nulls). */
+void vf_run_init(vf_run *run);
+
+const char *vf_method_name(vf_method v);
+const char *vf_precision_name(vf_precision v);
+const char *vf_quant_name(vf_quant v);
+const char *vf_optimizer_name(vf_optimizer v);
+const char *vf_ckpt_name(vf_ckpt v);
+const char *vf_attention_name(vf_attention v);
+const char *vf_loss_name(vf_loss v);
+const char *vf_objective_name(vf_objective v);
+const char *vf_strategy_name(vf_strategy v);
+const char *vf_offload_name(vf_offload v);
+const char *vf_framework_name(vf_framework v);
+const char *vf_phases_name(vf_phases v);
+
+/* Parse the schema's lowercase names (and documented aliases). */
+bool vf_method_from_name(const char *s, vf_method *out);
+bool vf_precision_from_name(const char *s, vf_precision *out);
+bool vf_quant_from_name(const char *s, vf_quant *out);
+bool vf_optimizer_from_name(const char *s, vf_optimizer *out);
+bool vf_attention_from_name(const char *s, vf_attention *out);
+bool vf_loss_from_name(const char *s, vf_loss *out);
+bool vf_objective_from_name(const char *s, vf_objective *out);
+bool vf_strategy_from_name(const char *s, vf_strategy *out);
+bool vf_offload_from_name(const char *s, vf_offload *out);
+bool vf_framework_from_name(const char *s, vf_framework *out);
+bool vf_phases_from_name(const char *s, vf_phases *out);
+/* "q,v", "all-linear", "q,k,v,o,gate,up,down,lm_head" ... */
+vf_status vf_targets_parse(const char *list, vf_targets *out, vf_error *err);
+/* Writes the canonical comma-separated form; returns chars needed. */
+size_t vf_targets_format(vf_targets t, char *buf, size_t size);
+
+/*
+ * Fill every unset field from the framework profile and the model, and
+ * check the result (rank larger than a layer, zero sequence, absurd sizes).
+ * `out` may alias `in`.
+ */
+vf_status vf_run_resolve(const vf_run *in, const vf_model *model, vf_run *out,
+			 vf_error *err);
+
+/* Read / write the `run` object as JSON text (docs/run-schema.md). */
+vf_status vf_run_from_json(vf_run *run, char *model_name, size_t model_size,
+			   const char *json, size_t len, vf_error *err);
+/* Returns a malloc'd JSON text of the run object; free with free(). */
+char *vf_run_to_json(const vf_run *run, const char *model_name);
+
+/* ------------------------------------------------------------------------
+ * Memory estimate
+ * ---------------------------------------------------------------------- */
+
+typedef enum vf_component {
+	VF_COMP_WEIGHTS,          /* base weights incl. quantization constants */
+	VF_COMP_ADAPTERS,         /* LoRA/DoRA parameters */
+	VF_COMP_MASTER_WEIGHTS,   /* fp32 master copy / 16-bit compute copies */
+	VF_COMP_GRADIENTS,
+	VF_COMP_OPTIMIZER,        /* optimizer states */
+	VF_COMP_REFERENCE,        /* reference model (DPO/KTO) */
+	VF_COMP_ACTIVATIONS,      /* tensors saved for backward */
+	VF_COMP_LOGITS,           /* logits and loss tensors */
+	VF_COMP_TRANSIENT,        /* temporaries of the peak phase */
+	VF_COMP_COMM,             /* DDP/ZeRO/FSDP buckets and gathers */
+	VF_COMP_WORKSPACE,        /* cuBLAS workspaces */
+	VF_COMP_ALLOCATOR,        /* caching-allocator reserve */
+	VF_COMP_CUDA_CONTEXT,
+	VF_COMP_NON_TORCH,        /* NCCL, paged optimizer memory */
+	VF_COMP_COUNT
+} vf_component;
+
+typedef enum vf_phase {
+	VF_PHASE_LOAD, VF_PHASE_FORWARD, VF_PHASE_BACKWARD, VF_PHASE_OPTIMIZER,
+	VF_PHASE_EVAL,
+	VF_PHASE_COUNT
+} vf_phase;
+
+const char *vf_component_name(vf_component c);
+const char *vf_phase_name(vf_phase p);
+
+#define VF_MAX_TERMS 48
+
+/* One line of the breakdown, with the formula that produced it. */
+typedef struct vf_term {
+	vf_component component;
+	const char *label;        /* static string */
+	const char *formula;      /* static string, symbols of vf_estimate */
+	uint64_t bytes;
+} vf_term;
+
+typedef struct vf_estimate {
+	vf_run run;               /* the resolved run that was estimated */
+	uint64_t params_total;
+	uint64_t params_trainable;
+	/* Live bytes per component at the peak phase. */
+	uint64_t component[VF_COMP_COUNT];
+	/* Peak allocated bytes inside each phase. */
+	uint64_t phase_allocated[VF_PHASE_COUNT];
+	vf_phase peak_phase;
+	uint64_t peak_allocated;  /* torch.cuda.max_memory_allocated */
+	uint64_t peak_reserved;   /* torch.cuda.max_memory_reserved */
+	uint64_t peak_process;    /* nvidia-smi, this process */
+	uint64_t host_bytes;      /* host RAM needed for CPU offload */
+	uint64_t tokens;          /* T = micro_batch * seq_len */
+	vf_term terms[VF_MAX_TERMS];
+	unsigned n_terms;
+} vf_estimate;
+
+/* Estimate the per-GPU memory of `run` (resolved first) on `model`. */
+vf_status vf_estimate_run(const vf_model *model, const vf_run *run,
+			  vf_estimate *out, vf_error *err);
+
+/* ------------------------------------------------------------------------
+ * Units
+ * ---------------------------------------------------------------------- */
+
+/*
+ * Parse a memory size as people write it: "24" and "20.5" are GB as GPU
+ * makers say it (GiB, the unit nvidia-smi rounds to: "24 GB" card = 24 GiB
+ * nominal), "16gb"/"16GB"/"16GiB" GiB, "16376MiB"/"16376mb" MiB,
+ * "512KiB" KiB, "1000000000b" bytes. Fails on negatives, zero, junk, NaN.
+ */
+vf_status vf_parse_size(const char *text, uint64_t *bytes, vf_error *err);
+/* "15.99 GiB", "512 MiB" ... into buf; returns buf. */
+char *vf_format_bytes(uint64_t bytes, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VRAMFIT_H */

@@ -1,0 +1,2 @@
+/* run.c - run descriptions (being written). */
+#include "internal.h"
