@@ -49,5 +49,6 @@ int cli_load_model(const char *spec, vf_model *model);
 /* Commands (one source file each). */
 int cmd_models(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@ static const vf_command commands[] = {
 	 cmd_estimate},
 	{"models", "list the built-in models with exact parameter counts",
 	 cmd_models},
+	{"validate", "compare predictions with measured runs", cmd_validate},
 };
 
 static void usage(FILE *f)

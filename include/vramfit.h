@@ -461,6 +461,47 @@ vf_status vf_estimate_run(const vf_model *model, const vf_run *run,
 			  vf_estimate *out, vf_error *err);
 
 /* ------------------------------------------------------------------------
+ * Validation against measured runs (calibration schema v1)
+ * ---------------------------------------------------------------------- */
+
+typedef struct vf_validation_row {
+	char id[128];
+	char model[128];
+	char framework[24];
+	char method[24];
+	char metric[24];          /* measured.metric */
+	char trust[8];
+	bool scored;              /* a strict accuracy point */
+	bool oom;                 /* measured OOM: a lower bound */
+	bool unsafe;              /* pred + margin < measured, or OOM "fits" */
+	char reason[192];         /* why not scored / how compared */
+	uint64_t measured_bytes;
+	uint64_t predicted_bytes; /* for `metric` */
+	uint64_t allocated_bytes, reserved_bytes, process_bytes;
+	double error_pct;         /* (pred - measured) / measured * 100 */
+} vf_validation_row;
+
+typedef struct vf_validation {
+	vf_validation_row *rows;  /* owned; vf_validation_free */
+	size_t n, cap;
+} vf_validation;
+
+typedef struct vf_accuracy {
+	size_t scored;
+	double median_abs_pct, p90_abs_pct, max_abs_pct, bias_pct;
+	size_t unsafe;            /* scored or OOM rows that are unsafe */
+	size_t oom_checked;
+} vf_accuracy;
+
+/* Read a JSONL file of the schema and predict each row (appends). */
+vf_status vf_validation_load(vf_validation *v, const char *path,
+			     uint64_t margin_bytes, vf_error *err);
+void vf_validation_free(vf_validation *v);
+/* Summary over rows whose framework/method match (NULL: any). */
+void vf_validation_summary(const vf_validation *v, const char *framework,
+			   const char *method, vf_accuracy *out);
+
+/* ------------------------------------------------------------------------
  * Units
  * ---------------------------------------------------------------------- */
 

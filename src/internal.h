@@ -13,6 +13,12 @@
 #define VF_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define VF_PRINTF(a, b)
+/* The run object as a jansson json_t (void * keeps jansson out of this
+ * header's users): read from / build a new reference. */
+vf_status vf_run_from_json_value(vf_run *run, char *model, size_t msize,
+				 void *json_obj, vf_error *err);
+void *vf_run_to_json_value(const vf_run *run, const char *model);
+
 #endif
 
 #define VF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -84,5 +90,11 @@ void vf_strlcpy(char *dst, const char *src, size_t size);
 /* Read a whole file into a malloc'd NUL-terminated buffer. */
 vf_status vf_read_file(const char *path, char **out, size_t *len,
 		       size_t max_len, vf_error *err);
+
+/* The run object as a jansson json_t (void * keeps jansson out of this
+ * header's users): read from / build a new reference. */
+vf_status vf_run_from_json_value(vf_run *run, char *model, size_t msize,
+				 void *json_obj, vf_error *err);
+void *vf_run_to_json_value(const vf_run *run, const char *model);
 
 #endif

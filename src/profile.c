@@ -1,0 +1,110 @@
+/*
+ * profile.c - the framework profile table. Each value cites where it comes
+ * from in docs/memory-model.md ("Framework profiles").
+ */
+#include "profile.h"
+
+/* Rows start from a shared base and override some fields on purpose. */
+#pragma GCC diagnostic ignored "-Woverride-init"
+
+#define QV (VF_TARGET(VF_ROLE_Q) | VF_TARGET(VF_ROLE_V))
+
+/* HF Trainer + PEFT + bitsandbytes (transformers 4.4x, PEFT >= 0.12):
+ * TrainingArguments defaults (no checkpointing, adamw_torch, bf16 via
+ * autocast), PEFT LoraConfig r=8 dropout 0.0 on q,v for Llama,
+ * BitsAndBytesConfig double quant off, ForCausalLMLoss upcast. */
+#define HF_BASE                                                                \
+	.precision = VF_PRECISION_BF16_TRUE, .optimizer = VF_OPTIM_ADAMW,      \
+	.optimizer_quant = VF_OPTIM_ADAMW, .ckpt_full = VF_CKPT_OFF,           \
+	.ckpt_peft = VF_CKPT_OFF, .attention = VF_ATTN_SDPA,                   \
+	.loss = VF_LOSS_STANDARD, .quant_nf4 = VF_QUANT_NF4,                   \
+	.lora_targets = QV, .lora_r = 8, .lora_dropout = 0.0,                  \
+	.micro_batch = 8, .seq_len = 1024, .loss_chunks = 1,                  \
+	.adapters_fp32 = true, .amp_logits_fp32_copy = true,                   \
+	.logits = VF_LOGITS_UPCAST, .phases = VF_PHASES_TRAIN
+
+static const vf_profile profiles[VF_FW_COUNT] = {
+	[VF_FW_HF_TRAINER] = {VF_FW_HF_TRAINER, HF_BASE},
+	/* TRL SFTTrainer >= 0.22: gradient_checkpointing defaults to True,
+	 * max_length 1024. */
+	[VF_FW_TRL] = {VF_FW_TRL, HF_BASE, .ckpt_full = VF_CKPT_ON,
+		       .ckpt_peft = VF_CKPT_ON},
+	/* transformers + PEFT in a custom loop: no accelerate AMP wrapper. */
+	[VF_FW_PEFT] = {VF_FW_PEFT, HF_BASE, .amp_logits_fp32_copy = false},
+	/* fms-hf-tuning: HF Trainer with its scenario defaults (checkpointing,
+	 * flash-attn, packing). */
+	[VF_FW_FMS_HF_TUNING] = {VF_FW_FMS_HF_TUNING, HF_BASE,
+				 .ckpt_full = VF_CKPT_ON,
+				 .ckpt_peft = VF_CKPT_ON,
+				 .attention = VF_ATTN_FLASH2},
+	/* litgpt: own model code, bf16-true, LoRA on q,v r=8 dropout 0.05 in
+	 * the model dtype, CE on the bf16 logits, bnb PagedAdamW for 4-bit;
+	 * the script keeps `logits` alive through backward. */
+	[VF_FW_LITGPT] = {VF_FW_LITGPT, .precision = VF_PRECISION_BF16_TRUE,
+			  .optimizer = VF_OPTIM_ADAMW,
+			  .optimizer_quant = VF_OPTIM_PAGED_ADAMW,
+			  .ckpt_full = VF_CKPT_OFF, .ckpt_peft = VF_CKPT_OFF,
+			  .attention = VF_ATTN_SDPA, .loss = VF_LOSS_STANDARD,
+			  .quant_nf4 = VF_QUANT_NF4, .lora_targets = QV,
+			  .lora_r = 8, .lora_dropout = 0.05, .micro_batch = 1,
+			  .seq_len = 512, .loss_chunks = 1,
+			  .keeps_logits_in_backward = true,
+			  .logits = VF_LOGITS_NATIVE,
+			  .phases = VF_PHASES_TRAIN_GENERATE},
+	[VF_FW_LIGHTNING] = {VF_FW_LIGHTNING,
+			     .precision = VF_PRECISION_BF16_MIXED,
+			     .optimizer = VF_OPTIM_ADAMW,
+			     .optimizer_quant = VF_OPTIM_ADAMW,
+			     .ckpt_full = VF_CKPT_OFF, .ckpt_peft = VF_CKPT_OFF,
+			     .attention = VF_ATTN_SDPA,
+			     .loss = VF_LOSS_STANDARD,
+			     .quant_nf4 = VF_QUANT_NF4, .lora_targets = QV,
+			     .lora_r = 8, .lora_dropout = 0.0,
+			     .micro_batch = 1, .seq_len = 512, .loss_chunks = 1,
+			     .keeps_logits_in_backward = true,
+			     .logits = VF_LOGITS_NATIVE,
+			     .phases = VF_PHASES_TRAIN},
+	/* torchtune recipes: bf16 everywhere, checkpointing on, CE on logits
+	 * upcast to fp32; chunked CE (8 chunks) when stated. */
+	[VF_FW_TORCHTUNE] = {VF_FW_TORCHTUNE,
+			     .precision = VF_PRECISION_BF16_TRUE,
+			     .optimizer = VF_OPTIM_ADAMW,
+			     .optimizer_quant = VF_OPTIM_ADAMW,
+			     .ckpt_full = VF_CKPT_ON, .ckpt_peft = VF_CKPT_ON,
+			     .attention = VF_ATTN_SDPA,
+			     .loss = VF_LOSS_STANDARD,
+			     .quant_nf4 = VF_QUANT_NF4,
+			     .lora_targets = QV, .lora_r = 8,
+			     .lora_dropout = 0.0, .micro_batch = 2,
+			     .seq_len = 512, .loss_chunks = 8,
+			     .keeps_logits_in_backward = true,
+			     .logits = VF_LOGITS_UPCAST,
+			     .phases = VF_PHASES_TRAIN},
+	/* torchtitan: FSDP2 with bf16 compute over fp32 sharded params. */
+	[VF_FW_TORCHTITAN] = {VF_FW_TORCHTITAN,
+			      .precision = VF_PRECISION_BF16_MIXED,
+			      .optimizer = VF_OPTIM_ADAMW,
+			      .optimizer_quant = VF_OPTIM_ADAMW,
+			      .ckpt_full = VF_CKPT_ON, .ckpt_peft = VF_CKPT_ON,
+			      .attention = VF_ATTN_SDPA,
+			      .loss = VF_LOSS_STANDARD,
+			      .quant_nf4 = VF_QUANT_NF4, .micro_batch = 1,
+			      .seq_len = 8192, .loss_chunks = 1,
+			      .keeps_logits_in_backward = false,
+			      .logits = VF_LOGITS_UPCAST,
+			      .phases = VF_PHASES_TRAIN},
+	[VF_FW_UNSLOTH] = {VF_FW_UNSLOTH, HF_BASE, .ckpt_full = VF_CKPT_OFFLOAD,
+			   .ckpt_peft = VF_CKPT_OFFLOAD,
+			   .loss = VF_LOSS_FUSED, .quant_nf4 = VF_QUANT_NF4_DQ,
+			   .lora_r = 16},
+	[VF_FW_LLAMA_FACTORY] = {VF_FW_LLAMA_FACTORY, HF_BASE},
+	[VF_FW_FSDP_QLORA] = {VF_FW_FSDP_QLORA, HF_BASE,
+			      .ckpt_peft = VF_CKPT_ON},
+	[VF_FW_OTHER] = {VF_FW_OTHER, HF_BASE},
+};
+
+const vf_profile *vf_profile_for(vf_framework fw)
+{
+	return (unsigned)fw < VF_FW_COUNT ? &profiles[fw]
+					  : &profiles[VF_FW_HF_TRAINER];
+}

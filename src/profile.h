@@ -1,0 +1,50 @@
+/*
+ * profile.h - framework profiles: what each training stack does by default
+ * and how it allocates. A profile is a row of data; the estimator reads it
+ * instead of branching on the framework. Sources are in
+ * docs/memory-model.md, section "Framework profiles".
+ */
+#ifndef VF_PROFILE_H
+#define VF_PROFILE_H
+
+#include "internal.h"
+
+/* How logits and the cross-entropy loss are materialized. */
+typedef enum vf_logits_style {
+	/* logits in compute dtype, CE in that dtype (litgpt bf16-true):
+	 * lsm saved in compute dtype. */
+	VF_LOGITS_NATIVE,
+	/* transformers >= 4.46 ForCausalLMLoss: logits.float() before CE:
+	 * fp32 copy transient, fp32 log_softmax saved. */
+	VF_LOGITS_UPCAST,
+} vf_logits_style;
+
+typedef struct vf_profile {
+	vf_framework framework;
+	/* Defaults for the schema's nulls. */
+	vf_precision precision;
+	vf_optimizer optimizer;
+	vf_optimizer optimizer_quant;  /* default with a quantized base */
+	vf_ckpt ckpt_full;             /* gradient checkpointing, full FT */
+	vf_ckpt ckpt_peft;             /* ... adapters */
+	vf_attention attention;
+	vf_loss loss;
+	vf_quant quant_nf4;            /* what "nf4" means (double quant?) */
+	vf_targets lora_targets;
+	uint32_t lora_r;
+	double lora_dropout;
+	uint32_t micro_batch;
+	uint32_t seq_len;
+	uint32_t loss_chunks;          /* chunked CE: number of chunks */
+	/* Allocation behaviour. */
+	bool adapters_fp32;            /* PEFT autocast_adapter_dtype=True */
+	bool kbit_fp32_cast;           /* prepare_model_for_kbit_training */
+	bool amp_logits_fp32_copy;     /* accelerate convert_outputs_to_fp32 */
+	bool keeps_logits_in_backward; /* loop holds the logits during bwd */
+	vf_logits_style logits;
+	vf_phases phases;              /* default measured window */
+} vf_profile;
+
+const vf_profile *vf_profile_for(vf_framework fw);
+
+#endif
