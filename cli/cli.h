@@ -46,9 +46,18 @@ char *cli_group_digits(uint64_t v, char *buf, size_t size);
 /* Loads a model by built-in name or config.json path (see --model). */
 int cli_load_model(const char *spec, vf_model *model);
 
+/* GPU commands (gpu_common.c): an NVML failure with the --vram hint, MiB
+ * as nvidia-smi shows them, the predicted peak of an --expect file. */
+int cli_gpu_error(const vf_error *err);
+unsigned long long cli_mib(uint64_t bytes);
+int cli_read_expect(const char *path, uint64_t *bytes);
+
 /* Commands (one source file each). */
 int cmd_models(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_gpus(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -6,8 +6,13 @@
 static const vf_command commands[] = {
 	{"estimate", "predict the per-GPU memory of one training run",
 	 cmd_estimate},
+	{"gpus", "list the GPUs, their memory and who holds it", cmd_gpus},
 	{"models", "list the built-in models with exact parameter counts",
 	 cmd_models},
+	{"monitor", "watch GPU memory, temperature and throttling live",
+	 cmd_monitor},
+	{"run", "run a training command and measure its peak GPU memory",
+	 cmd_run},
 	{"validate", "compare predictions with measured runs", cmd_validate},
 };
 

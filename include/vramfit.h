@@ -515,6 +515,189 @@ vf_status vf_parse_size(const char *text, uint64_t *bytes, vf_error *err);
 /* "15.99 GiB", "512 MiB" ... into buf; returns buf. */
 char *vf_format_bytes(uint64_t bytes, char *buf, size_t size);
 
+/* ------------------------------------------------------------------------
+ * GPUs detected through NVML
+ *
+ * NVML (libnvidia-ml.so.1, part of the NVIDIA driver) is loaded with
+ * dlopen() at run time: nothing here needs a GPU, a driver or the CUDA
+ * toolkit to build. VRAMFIT_NVML_LIBRARY=/path/to/lib.so overrides the
+ * library. Without a usable driver the calls fail with VF_ENODEV and a
+ * one-line reason; the rest of the library works as before.
+ * See docs/gpus.md.
+ * ---------------------------------------------------------------------- */
+
+#define VF_GPU_MAX 64         /* GPUs kept in a vf_gpu_list */
+#define VF_GPU_MAX_PROCS 64   /* processes kept per GPU */
+
+/* A process that holds memory on a GPU. */
+typedef struct vf_gpu_process {
+	int32_t pid;              /* as NVML reports it (host PID namespace) */
+	char name[64];            /* /proc/PID/comm, else cmdline; "" unknown */
+	bool used_known;          /* false: NVML cannot tell (no permission...) */
+	uint64_t used_bytes;      /* valid when used_known */
+	bool graphics;            /* from the graphics list, not compute */
+} vf_gpu_process;
+
+/* Optional fields of vf_gpu_info: bit (1u << field) of `valid` is set when
+ * the driver answered. Unknown is never 0. */
+typedef enum vf_gpu_field {
+	VF_GPU_UUID,
+	VF_GPU_PCI_BUS_ID,
+	VF_GPU_MEMORY_RESERVED,   /* only the memory v2 call reports it */
+	VF_GPU_COMPUTE_CAP,       /* cc_major, cc_minor, bf16 */
+	VF_GPU_TEMPERATURE,
+	VF_GPU_POWER,
+	VF_GPU_POWER_LIMIT,
+	VF_GPU_UTILIZATION,
+	VF_GPU_THROTTLE,
+	VF_GPU_PCIE,              /* pcie_gen, pcie_width */
+	VF_GPU_PROCESSES,         /* procs[] is a complete list */
+	VF_GPU_FIELD_COUNT
+} vf_gpu_field;
+
+#define VF_GPU_HAS(gpu, field) ((((gpu)->valid) >> (field)) & 1u)
+
+/* Clock-throttle (NVML "clocks event") reasons, NVML's own bit values. */
+#define VF_THROTTLE_GPU_IDLE          0x1ull
+#define VF_THROTTLE_APP_CLOCKS        0x2ull
+#define VF_THROTTLE_SW_POWER_CAP      0x4ull
+#define VF_THROTTLE_HW_SLOWDOWN       0x8ull
+#define VF_THROTTLE_SYNC_BOOST        0x10ull
+#define VF_THROTTLE_SW_THERMAL        0x20ull
+#define VF_THROTTLE_HW_THERMAL        0x40ull
+#define VF_THROTTLE_HW_POWER_BRAKE    0x80ull
+#define VF_THROTTLE_DISPLAY_CLOCKS    0x100ull
+#define VF_THROTTLE_THERMAL (VF_THROTTLE_SW_THERMAL | VF_THROTTLE_HW_THERMAL)
+#define VF_THROTTLE_POWER                                                     \
+	(VF_THROTTLE_SW_POWER_CAP | VF_THROTTLE_HW_POWER_BRAKE)
+
+/*
+ * Writes the names of the set bits, comma-separated ("sw_thermal,hw_slowdown",
+ * "none" for 0) into buf; returns the characters needed, like snprintf.
+ */
+size_t vf_throttle_format(uint64_t reasons, char *buf, size_t size);
+
+/* One GPU. A plain value. */
+typedef struct vf_gpu_info {
+	unsigned index;           /* the CUDA ordinal a program will see */
+	unsigned nvml_index;      /* nvidia-smi's index (PCI bus order) */
+	char name[96];            /* "NVIDIA GeForce RTX 4090" */
+	char uuid[96];            /* "GPU-xxxxxxxx-..." */
+	char pci_bus_id[32];      /* "00000000:01:00.0" */
+	uint64_t memory_total_bytes; /* nvidia-smi memory.total */
+	uint64_t memory_used_bytes;  /* memory.used (excludes reserved, v2) */
+	uint64_t memory_free_bytes;  /* memory.free */
+	uint64_t memory_reserved_bytes; /* driver/firmware reserve (v2 only) */
+	int cc_major, cc_minor;   /* compute capability */
+	bool bf16;                /* native bf16: compute capability >= 8.0 */
+	unsigned temperature_c;
+	unsigned power_mw;        /* current draw */
+	unsigned power_limit_mw;  /* enforced limit */
+	unsigned util_gpu_pct;    /* kernels running, last sample period */
+	unsigned util_memory_pct; /* memory controller busy */
+	uint64_t throttle;        /* VF_THROTTLE_* bits */
+	unsigned pcie_gen, pcie_width; /* current link */
+	vf_gpu_process procs[VF_GPU_MAX_PROCS]; /* largest users first */
+	unsigned n_procs;
+	unsigned procs_dropped;   /* processes beyond VF_GPU_MAX_PROCS */
+	uint32_t valid;           /* (1u << vf_gpu_field) bits */
+} vf_gpu_info;
+
+/* The GPUs a CUDA program started now would see, in its numbering. */
+typedef struct vf_gpu_list {
+	char driver_version[80];
+	unsigned nvml_count;      /* devices NVML sees, before filtering */
+	bool filtered;            /* CUDA_VISIBLE_DEVICES was set */
+	/* false when CUDA's default FASTEST_FIRST order may differ from the
+	 * PCI bus order used here (GPUs of different models, no
+	 * CUDA_DEVICE_ORDER=PCI_BUS_ID); see docs/gpus.md */
+	bool order_exact;
+	vf_gpu_info gpus[VF_GPU_MAX];
+	unsigned n_gpus;
+} vf_gpu_list;
+
+/* An open NVML session (library loaded, nvmlInit done). */
+typedef struct vf_nvml vf_nvml;
+
+/*
+ * Loads NVML and initializes it. VF_ENODEV with the reason (library not
+ * found, a required function missing, driver not loaded); VF_ENOMEM.
+ * Close with vf_nvml_close().
+ */
+vf_status vf_nvml_open(vf_nvml **out, vf_error *err);
+void vf_nvml_close(vf_nvml *nvml);
+/* The path or name the library was loaded from. Borrowed. */
+const char *vf_nvml_library(const vf_nvml *nvml);
+
+/*
+ * Reads every visible GPU, honouring CUDA_VISIBLE_DEVICES and
+ * CUDA_DEVICE_ORDER from the environment. Zero GPUs is not an error here
+ * (n_gpus == 0). Fails with VF_ENODEV when a required query fails.
+ * Cheap enough to call once a second.
+ */
+vf_status vf_gpus_read(vf_nvml *nvml, vf_gpu_list *out, vf_error *err);
+
+/* vf_nvml_open + vf_gpus_read + vf_nvml_close. */
+vf_status vf_gpus_detect(vf_gpu_list *out, vf_error *err);
+
+/*
+ * Applies a CUDA_VISIBLE_DEVICES value (NULL: unset) to `list` in place:
+ * keeps the listed GPUs in the listed order and renumbers them. Entries are
+ * ordinals or GPU-UUID prefixes; as CUDA does, the list ends at the first
+ * entry that is invalid, unknown or repeated. vf_gpus_read does this.
+ */
+void vf_gpus_filter(vf_gpu_list *list, const char *cuda_visible_devices);
+
+/* Bytes of GPU `gpu` held by `pids` (a process tree); 0 when none. */
+uint64_t vf_gpu_used_by(const vf_gpu_info *gpu, const int32_t *pids,
+			size_t n_pids);
+
+/*
+ * The descendants of `root` (walking /proc), `root` first. Returns how many
+ * were found, which may be more than `max` (only `max` are stored).
+ */
+size_t vf_process_tree(int32_t root, int32_t *pids, size_t max);
+
+/* ---- --vram auto: the memory a training process may use per GPU ---- */
+
+typedef struct vf_gpu_budget_entry {
+	unsigned index;           /* CUDA ordinal */
+	uint64_t total_bytes;     /* driver-reported total */
+	uint64_t reserved_bytes;  /* driver reserve (0 when not reported) */
+	uint64_t others_bytes;    /* held now by other processes */
+	/* part of others_bytes NVML attributes to no listed process (other
+	 * containers, unreadable process lists) */
+	uint64_t unattributed_bytes;
+	uint64_t margin_bytes;
+	/* total - reserved - others - margin, floored at 0 */
+	uint64_t budget_bytes;
+} vf_gpu_budget_entry;
+
+typedef struct vf_gpu_budget {
+	vf_gpu_budget_entry gpu[VF_GPU_MAX];
+	unsigned n_gpus;
+	/* what binds data-parallel replicas: the smallest budget */
+	uint64_t min_budget_bytes;
+	unsigned min_index;       /* the GPU that has it */
+	bool mixed;               /* the GPUs differ in total memory */
+} vf_gpu_budget;
+
+/*
+ * Per-GPU budgets (never a sum over GPUs) from a detected list.
+ * `margin_bytes` is kept free on each GPU. VF_ENODEV when the list is
+ * empty.
+ */
+vf_status vf_gpu_budget_compute(const vf_gpu_list *list, uint64_t margin_bytes,
+				vf_gpu_budget *out, vf_error *err);
+
+/*
+ * The list as a JSON text (schema in docs/gpus.md; "schema_version": 1).
+ * Returns malloc'd text, free with free(); NULL when out of memory.
+ */
+char *vf_gpu_list_to_json(const vf_gpu_list *list);
+
+/* ---- end of GPUs detected through NVML ---- */
+
 #ifdef __cplusplus
 }
 #endif
