@@ -52,6 +52,34 @@ int cli_gpu_error(const vf_error *err);
 unsigned long long cli_mib(uint64_t bytes);
 int cli_read_expect(const char *path, uint64_t *bytes);
 
+/* The model and run flags shared by estimate, plan, sweep and check
+ * (run_flags.c). */
+#include <getopt.h>
+typedef struct cli_run_spec {
+	const char *model;        /* --model, or the run file's model */
+	const char *run_file;     /* --run */
+	bool custom;              /* a model given by its dimensions */
+	vf_arch arch;             /* ... those dimensions */
+	vf_run run;               /* knobs given (unset = default) */
+	vf_model model_value;     /* filled by cli_run_finish */
+	char model_buf[128];
+} cli_run_spec;
+
+extern const struct option cli_run_options[];
+extern const size_t cli_run_options_len;
+extern const char cli_run_help[];
+void cli_run_spec_init(cli_run_spec *spec);
+/* Handles one getopt result if it is a run flag (returns true); *status
+ * is EXIT_USAGE when its value was bad (the error is printed). */
+bool cli_run_flag(cli_run_spec *spec, int opt, const char *arg, int *status);
+/* Loads --run, applies flags over it, loads the model. */
+int cli_run_finish(cli_run_spec *spec);
+void vf_strlcpy_cli(char *dst, const char *src, size_t size);
+/* --vram SIZE|auto minus the margin, per GPU; `note` says where an auto
+ * budget came from. */
+int cli_vram_budget(const char *vram, uint64_t margin, uint64_t *budget,
+		    char *note, size_t note_size);
+
 /* Commands (one source file each). */
 int cmd_models(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);

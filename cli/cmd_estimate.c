@@ -1,9 +1,217 @@
-/* cmd_estimate.c - `vramfit estimate` (being written). */
+/* cmd_estimate.c - `vramfit estimate`: the memory of one training run. */
 #include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { O_JSON = 1, O_EXPLAIN, O_VRAM, O_MARGIN, O_HELP };
+
+static void help(void)
+{
+	printf("usage: vramfit estimate --model NAME|PATH [RUN FLAGS] [--vram SIZE|auto]\n"
+	       "                        [--safety-margin MiB] [--json] [--explain]\n\n"
+	       "Predicts the peak GPU memory of one training run per GPU, at the\n"
+	       "three levels people see: PyTorch's peak allocated, peak reserved,\n"
+	       "and the process total nvidia-smi shows; the phase of the peak; and,\n"
+	       "with --vram, whether it fits.\n\n"
+	       "  --vram SIZE|auto       memory per GPU: 24 and 20.5 are GiB (a \"24 GB\"\n"
+	       "                         card), 16gb/16GiB GiB, 16376MiB/16376mb MiB;\n"
+	       "                         auto: detected through NVML, minus what other\n"
+	       "                         processes hold now\n"
+	       "  --safety-margin MiB    kept free (default 1024)\n"
+	       "  --json                 machine-readable result (docs/json-schema.md)\n"
+	       "  --explain              the formula and inputs of every line\n\n%s\n"
+	       "exit status: 0 fits (or no budget given), 1 does not fit, 2 bad input,\n"
+	       "3 runtime failure.\n", cli_run_help);
+}
+
+static void print_table(const vf_model *m, const vf_estimate *e, bool explain)
+{
+	FILE *o = stdout;
+	const char *bold = cli_color(o, "\033[1m"), *dim = cli_color(o, "\033[2m"),
+		   *reset = cli_color(o, "\033[0m");
+	char b[32], d[32];
+	const vf_run *r = &e->run;
+	char targets[128] = "";
+	if (r->method == VF_METHOD_LORA || r->method == VF_METHOD_QLORA ||
+	    r->method == VF_METHOD_DORA)
+		vf_targets_format(r->lora.targets, targets, sizeof targets);
+	printf("%s%s%s  %s parameters (%s trainable)\n", bold, m->name, reset,
+	       cli_group_digits(m->params.total, b, sizeof b),
+	       cli_group_digits(e->params_trainable, d, sizeof d));
+	printf("%s%s %s%s%s, %s, batch %u x seq %u, accum %u, ckpt %s, %s attention, "
+	       "%s, %s%s\n",
+	       dim, vf_method_name(r->method),
+	       r->quant ? vf_quant_name(r->quant) : "",
+	       r->quant ? " " : "", vf_precision_name(r->precision),
+	       vf_optimizer_name(r->optimizer), r->micro_batch, r->seq_len,
+	       r->grad_accum, vf_ckpt_name(r->grad_ckpt),
+	       vf_attention_name(r->attention), vf_framework_name(r->framework),
+	       r->n_gpus > 1 ? vf_strategy_name(r->strategy) : "1 GPU", reset);
+	if (targets[0])
+		printf("%sLoRA r=%u on %s, dropout %.2g%s\n", dim, r->lora.r, targets,
+		       r->lora.dropout, reset);
+	printf("\n%-26s %12s %7s\n", "COMPONENT (at the peak)", "SIZE", "SHARE");
+	uint64_t total = e->peak_process;
+	for (int i = 0; i < VF_COMP_COUNT; i++) {
+		uint64_t v = e->component[i];
+		if (!v)
+			continue;
+		printf("%-26s %12s %6.1f%%\n", vf_component_name((vf_component)i),
+		       vf_format_bytes(v, b, sizeof b),
+		       total ? 100.0 * (double)v / (double)total : 0);
+	}
+	printf("\n%-26s %12s\n", "PHASE", "ALLOCATED");
+	for (int i = 0; i < VF_PHASE_COUNT; i++) {
+		if (!e->phase_allocated[i])
+			continue;
+		printf("%-26s %12s%s\n", vf_phase_name((vf_phase)i),
+		       vf_format_bytes(e->phase_allocated[i], b, sizeof b),
+		       (vf_phase)i == e->peak_phase ? "  <- peak" : "");
+	}
+	printf("\n%-26s %12s\n", "peak allocated", vf_format_bytes(e->peak_allocated, b, sizeof b));
+	printf("%-26s %12s\n", "peak reserved", vf_format_bytes(e->peak_reserved, b, sizeof b));
+	printf("%s%-26s %12s%s\n", bold, "process (nvidia-smi)",
+	       vf_format_bytes(e->peak_process, b, sizeof b), reset);
+	if (e->host_bytes)
+		printf("%-26s %12s\n", "host RAM for offload",
+		       vf_format_bytes(e->host_bytes, b, sizeof b));
+	/* what dominates the peak */
+	int top = 0;
+	for (int i = 1; i < VF_COMP_COUNT; i++)
+		if (e->component[i] > e->component[top])
+			top = i;
+	printf("\nThe peak is in the %s phase; %s dominate%s it.\n",
+	       vf_phase_name(e->peak_phase), vf_component_name((vf_component)top),
+	       top == VF_COMP_WEIGHTS || top == VF_COMP_GRADIENTS ||
+			       top == VF_COMP_ACTIVATIONS || top == VF_COMP_ADAPTERS
+		       ? ""
+		       : "s");
+	if (explain) {
+		printf("\nTERMS (T=%llu tokens per micro-batch, h=%llu, I=%llu, V=%llu, "
+		       "L=%llu, a=%llu, kv=%llu, d=%llu)\n",
+		       (unsigned long long)e->tokens,
+		       (unsigned long long)m->arch.hidden_size,
+		       (unsigned long long)m->arch.intermediate_size,
+		       (unsigned long long)m->arch.vocab_size,
+		       (unsigned long long)m->arch.num_layers,
+		       (unsigned long long)m->arch.num_heads,
+		       (unsigned long long)m->arch.num_kv_heads,
+		       (unsigned long long)m->arch.head_dim);
+		for (unsigned i = 0; i < e->n_terms; i++)
+			printf("  %-32s %12s  %s\n", e->terms[i].label,
+			       vf_format_bytes(e->terms[i].bytes, b, sizeof b),
+			       e->terms[i].formula);
+		printf("See docs/memory-model.md for the source of every constant.\n");
+	}
+}
 
 int cmd_estimate(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return cli_usage_error("estimate: not yet available");
+	struct option opts[64];
+	size_t n = 0;
+	for (size_t i = 0; i < cli_run_options_len; i++)
+		opts[n++] = cli_run_options[i];
+	opts[n++] = (struct option){"json", no_argument, 0, O_JSON};
+	opts[n++] = (struct option){"explain", no_argument, 0, O_EXPLAIN};
+	opts[n++] = (struct option){"vram", required_argument, 0, O_VRAM};
+	opts[n++] = (struct option){"safety-margin", required_argument, 0, O_MARGIN};
+	opts[n++] = (struct option){"help", no_argument, 0, O_HELP};
+	opts[n] = (struct option){0, 0, 0, 0};
+
+	cli_run_spec spec;
+	cli_run_spec_init(&spec);
+	bool json = false, explain = false;
+	const char *vram = NULL;
+	uint32_t margin_mib = 1024;
+	int c, status;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (cli_run_flag(&spec, c, optarg, &status)) {
+			if (status)
+				return status;
+			continue;
+		}
+		switch (c) {
+		case O_JSON: json = true; break;
+		case O_EXPLAIN: explain = true; break;
+		case O_VRAM: vram = optarg; break;
+		case O_MARGIN:
+			if (!cli_parse_u32("--safety-margin", optarg, 0, 1u << 20,
+					   &margin_mib))
+				return EXIT_USAGE;
+			break;
+		case 'h':
+		case O_HELP: help(); return EXIT_OK;
+		case ':':
+			return cli_usage_error("estimate: %s needs a value",
+					       argv[optind - 1]);
+		default:
+			return cli_usage_error("estimate: unknown option \"%s\" "
+					       "(see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("estimate: unexpected argument \"%s\"",
+				       argv[optind]);
+	if ((status = cli_run_finish(&spec)))
+		return status;
+
+	uint64_t budget = 0;
+	char budget_note[256] = "";
+	if (vram && (status = cli_vram_budget(vram, (uint64_t)margin_mib << 20,
+					      &budget, budget_note,
+					      sizeof budget_note)))
+		return status;
+
+	vf_estimate e;
+	vf_error err;
+	if (vf_estimate_run(&spec.model_value, &spec.run, &e, &err)) {
+		fprintf(stderr, "vramfit: estimate: %s\n", err.message);
+		return cli_exit_for(err.status);
+	}
+	bool fits = !budget || e.peak_process <= budget;
+	if (json) {
+		char *s = vf_estimate_to_json(&spec.model_value, &e);
+		if (!s)
+			return cli_usage_error("out of memory");
+		if (budget) {
+			/* add the verdict: splice before the final brace */
+			size_t len = strlen(s);
+			while (len && s[len - 1] != '}')
+				len--;
+			s[len - 1] = '\0';
+			printf("%s,\n  \"verdict\": {\"budget_bytes\": %llu, "
+			       "\"safety_margin_bytes\": %llu, \"fits\": %s, "
+			       "\"headroom_bytes\": %lld}\n}\n",
+			       s, (unsigned long long)budget,
+			       (unsigned long long)margin_mib << 20,
+			       fits ? "true" : "false",
+			       (long long)budget - (long long)e.peak_process);
+		} else {
+			printf("%s\n", s);
+		}
+		free(s);
+	} else {
+		print_table(&spec.model_value, &e, explain);
+		if (budget) {
+			char b[32], h[32], hr[32];
+			int64_t head = (int64_t)budget - (int64_t)e.peak_process;
+			const char *col = cli_color(stdout, fits ? "\033[32m" : "\033[31m");
+			printf("\n%s%s%s: %s of budget %s (%s after a %u MiB safety "
+			       "margin), headroom %s%s\n",
+			       col, fits ? "FITS" : "DOES NOT FIT",
+			       cli_color(stdout, "\033[0m"),
+			       vf_format_bytes(e.peak_process, b, sizeof b),
+			       vram, vf_format_bytes(budget, h, sizeof h),
+			       margin_mib, head < 0 ? "-" : "",
+			       vf_format_bytes((uint64_t)(head < 0 ? -head : head), hr,
+					       sizeof hr));
+			if (budget_note[0])
+				printf("%s\n", budget_note);
+		}
+	}
+	return fits ? EXIT_OK : EXIT_DOES_NOT_FIT;
 }

@@ -460,6 +460,13 @@ typedef struct vf_estimate {
 vf_status vf_estimate_run(const vf_model *model, const vf_run *run,
 			  vf_estimate *out, vf_error *err);
 
+/*
+ * The estimate as JSON (docs/json-schema.md "estimate"): model.parameters,
+ * peak.{allocated,reserved,process}_bytes, peak.phase, components_bytes,
+ * terms[]. Returns malloc'd text; free with free(). NULL: out of memory.
+ */
+char *vf_estimate_to_json(const vf_model *model, const vf_estimate *est);
+
 /* ------------------------------------------------------------------------
  * Validation against measured runs (calibration schema v1)
  * ---------------------------------------------------------------------- */

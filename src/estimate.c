@@ -54,6 +54,7 @@ typedef struct ctx {
 	uint64_t T;          /* tokens in one micro-batch through the policy */
 	unsigned ab;         /* activation / compute bytes */
 	unsigned wb;         /* bytes of unquantized weights */
+	unsigned rb;         /* residual stream / checkpoint bytes */
 	unsigned adb;        /* adapter parameter bytes */
 	unsigned gb;         /* gradient bytes of trainable params */
 	bool amp;            /* autocast over fp32 weights */
@@ -312,7 +313,7 @@ static layer_acts layer_activations(ctx *c)
 
 	/* Inputs of trainable linears (full fine-tuning). Under autocast over
 	 * fp32 weights each linear saves its own bf16 cast of its input. */
-	if (c->full) {
+	if (c->full || c->p->frozen_saves_inputs) {
 		uint64_t qkv_users = a->fused_qkv ? 1 : 3;
 		uint64_t up_users = a->mlp == VF_MLP_GATED && !a->fused_gate_up ? 2 : 1;
 		uint64_t copies = c->amp ? qkv_users + up_users : 2;
@@ -365,7 +366,7 @@ static layer_acts layer_activations(ctx *c)
 		}
 	}
 
-	la.input = vf_mul(ab, h);
+	la.input = vf_mul(c->rb, h);
 	/* One layer's forward temporaries: the widest projection output
 	 * before it is consumed (gate and up outputs, qkv before split). */
 	la.transient = vf_mul3(ab, vf_max(2 * Im * k, qd + 2 * kvd), 1);
@@ -387,6 +388,10 @@ static void logits_bytes(ctx *c, uint64_t tokens, uint64_t *fwd, uint64_t *bwd)
 	uint64_t upcast_tmp = u != l ? u : 0;
 	uint64_t amp_copy = p->amp_logits_fp32_copy && l != 4 ? 4 : 0;
 	uint64_t keep = p->keeps_logits_in_backward ? l : 0;
+	/* [MM §2.1] An inductor-compiled loss fuses log_softmax into the
+	 * cross-entropy: it saves its input logits and the logsumexp only. */
+	if (c->r->compile == 1)
+		u = 0, upcast_tmp = 0;
 
 	switch (c->r->loss) {
 	case VF_LOSS_CHUNKED: {
@@ -437,9 +442,11 @@ static void setup(ctx *c)
 	/* [MM §4] PEFT upcasts adapters to fp32; litgpt/torchtune keep the
 	 * model dtype. */
 	c->adb = c->p->adapters_fp32 ? 4 : c->wb;
-	/* [MM §4] prepare_model_for_kbit_training: non-quantized params fp32 */
-	if (r->quant != VF_QUANT_NONE && c->p->kbit_fp32_cast)
-		c->wb = 4;
+	/* [MM §4, §2.3] prepare_model_for_kbit_training casts the norms to
+	 * fp32 (TRL casts embeddings and lm_head back to bf16), so every norm
+	 * output, the 4-bit linears' outputs (bnb follows the input dtype) and
+	 * with them the residual stream are fp32. */
+	c->rb = r->quant != VF_QUANT_NONE && c->p->kbit_fp32_cast ? 4 : c->ab;
 	/* DeepSpeed keeps 16-bit weights on the GPU and the fp32 master in
 	 * the optimizer partition [MM §7.1]. */
 	bool zero = r->strategy == VF_STRATEGY_ZERO1 ||
@@ -498,6 +505,13 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 	uint64_t host = 0, ddp_bucket = 0;
 	if (trains) {
 		grads = vf_div_ceil(vf_mul(trainable, c.gb), c.grad_shard);
+		if (r->strategy == VF_STRATEGY_FSDP && c.adapters &&
+		    c.p->fsdp_flat_grads)
+			/* FSDP1 FlatParameter mixing frozen and trainable
+			 * params has a gradient for the whole shard [MM §7.3] */
+			grads = vf_add(grads, vf_div_ceil(vf_mul(m->params.total,
+								 c.wb),
+							  c.grad_shard));
 		term(&c, VF_COMP_GRADIENTS, "gradients", "Pt * gb, /N if sharded",
 		     grads);
 		opt_sum os = optimizer_states(&c);

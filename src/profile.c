@@ -20,7 +20,8 @@
 	.loss = VF_LOSS_STANDARD, .quant_nf4 = VF_QUANT_NF4,                   \
 	.lora_targets = QV, .lora_r = 8, .lora_dropout = 0.0,                  \
 	.micro_batch = 8, .seq_len = 1024, .loss_chunks = 1,                  \
-	.adapters_fp32 = true, .amp_logits_fp32_copy = true,                   \
+	.adapters_fp32 = true, .kbit_fp32_cast = true,                         \
+	.amp_logits_fp32_copy = true,                                          \
 	.logits = VF_LOGITS_UPCAST, .phases = VF_PHASES_TRAIN
 
 static const vf_profile profiles[VF_FW_COUNT] = {
@@ -49,6 +50,8 @@ static const vf_profile profiles[VF_FW_COUNT] = {
 			  .lora_r = 8, .lora_dropout = 0.05, .micro_batch = 1,
 			  .seq_len = 512, .loss_chunks = 1,
 			  .keeps_logits_in_backward = true,
+			  .frozen_saves_inputs = true,
+			  .fsdp_flat_grads = true,
 			  .logits = VF_LOGITS_NATIVE,
 			  .phases = VF_PHASES_TRAIN_GENERATE},
 	[VF_FW_LIGHTNING] = {VF_FW_LIGHTNING,

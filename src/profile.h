@@ -41,6 +41,8 @@ typedef struct vf_profile {
 	bool kbit_fp32_cast;           /* prepare_model_for_kbit_training */
 	bool amp_logits_fp32_copy;     /* accelerate convert_outputs_to_fp32 */
 	bool keeps_logits_in_backward; /* loop holds the logits during bwd */
+	bool frozen_saves_inputs;      /* frozen linears still save inputs */
+	bool fsdp_flat_grads;          /* FSDP1 flat params: grads for all */
 	vf_logits_style logits;
 	vf_phases phases;              /* default measured window */
 } vf_profile;
