@@ -172,43 +172,34 @@ int cmd_estimate(int argc, char **argv)
 		fprintf(stderr, "vramfit: estimate: %s\n", err.message);
 		return cli_exit_for(err.status);
 	}
-	bool fits = !budget || e.peak_process <= budget;
+	vf_verdict verdict;
+	if (budget && vf_verdict_compute(&e, budget + ((uint64_t)margin_mib << 20),
+					 (uint64_t)margin_mib << 20, &verdict, &err))
+		return cli_report(&err);
+	const vf_verdict *v = budget ? &verdict : NULL;
+	bool fits = !v || v->fits;
 	if (json) {
-		char *s = vf_estimate_to_json(&spec.model_value, &e);
+		char *s = vf_estimate_to_json_verdict(&spec.model_value, &e, v);
 		if (!s)
 			return cli_usage_error("out of memory");
-		if (budget) {
-			/* add the verdict: splice before the final brace */
-			size_t len = strlen(s);
-			while (len && s[len - 1] != '}')
-				len--;
-			s[len - 1] = '\0';
-			printf("%s,\n  \"verdict\": {\"budget_bytes\": %llu, "
-			       "\"safety_margin_bytes\": %llu, \"fits\": %s, "
-			       "\"headroom_bytes\": %lld}\n}\n",
-			       s, (unsigned long long)budget,
-			       (unsigned long long)margin_mib << 20,
-			       fits ? "true" : "false",
-			       (long long)budget - (long long)e.peak_process);
-		} else {
-			printf("%s\n", s);
-		}
+		printf("%s\n", s);
 		free(s);
 	} else {
 		print_table(&spec.model_value, &e, explain);
-		if (budget) {
-			char b[32], h[32], hr[32];
-			int64_t head = (int64_t)budget - (int64_t)e.peak_process;
+		if (v) {
+			char b[32], cap[32], h[32], hr[32];
+			uint64_t head = (uint64_t)(v->headroom_bytes < 0
+				? -v->headroom_bytes : v->headroom_bytes);
 			const char *col = cli_color(stdout, fits ? "\033[32m" : "\033[31m");
-			printf("\n%s%s%s: %s of budget %s (%s after a %u MiB safety "
-			       "margin), headroom %s%s\n",
+			printf("\n%s%s%s: %s of a %s budget (%s after a %u MiB "
+			       "safety margin), headroom %s%s\n",
 			       col, fits ? "FITS" : "DOES NOT FIT",
 			       cli_color(stdout, "\033[0m"),
 			       vf_format_bytes(e.peak_process, b, sizeof b),
-			       vram, vf_format_bytes(budget, h, sizeof h),
-			       margin_mib, head < 0 ? "-" : "",
-			       vf_format_bytes((uint64_t)(head < 0 ? -head : head), hr,
-					       sizeof hr));
+			       vf_format_bytes(v->capacity_bytes, cap, sizeof cap),
+			       vf_format_bytes(v->budget_bytes, h, sizeof h),
+			       margin_mib, v->headroom_bytes < 0 ? "-" : "",
+			       vf_format_bytes(head, hr, sizeof hr));
 			if (budget_note[0])
 				printf("%s\n", budget_note);
 		}

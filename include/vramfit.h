@@ -467,6 +467,25 @@ vf_status vf_estimate_run(const vf_model *model, const vf_run *run,
  */
 char *vf_estimate_to_json(const vf_model *model, const vf_estimate *est);
 
+/* An estimate against a memory budget per GPU. */
+typedef struct vf_verdict {
+	uint64_t capacity_bytes;      /* the GPU memory given (--vram) */
+	uint64_t safety_margin_bytes; /* kept free of it */
+	uint64_t budget_bytes;        /* capacity - margin */
+	int64_t headroom_bytes;       /* budget - peak process; < 0: short */
+	bool fits;                    /* peak process <= budget */
+} vf_verdict;
+
+/* The verdict of `est` on `capacity` bytes keeping `margin` free.
+ * VF_EINVAL when the margin leaves nothing. */
+vf_status vf_verdict_compute(const vf_estimate *est, uint64_t capacity,
+			     uint64_t margin, vf_verdict *out, vf_error *err);
+
+/* vf_estimate_to_json plus a "verdict" object (NULL: none). */
+char *vf_estimate_to_json_verdict(const vf_model *model,
+				  const vf_estimate *est,
+				  const vf_verdict *verdict);
+
 /* ------------------------------------------------------------------------
  * Validation against measured runs (calibration schema v1)
  * ---------------------------------------------------------------------- */

@@ -766,3 +766,23 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 			       "the estimate for %s overflows 64 bits", m->name);
 	return VF_OK;
 }
+
+vf_status vf_verdict_compute(const vf_estimate *e, uint64_t capacity,
+			     uint64_t margin, vf_verdict *out, vf_error *err)
+{
+	if (margin >= capacity)
+		return vf_fail(err, VF_EINVAL,
+			       "a safety margin of %llu MiB leaves nothing of "
+			       "%llu MiB", (unsigned long long)(margin >> 20),
+			       (unsigned long long)(capacity >> 20));
+	out->capacity_bytes = capacity;
+	out->safety_margin_bytes = margin;
+	out->budget_bytes = capacity - margin;
+	out->fits = e->peak_process <= out->budget_bytes;
+	/* Both sides are below 2^63 (capacity is a GPU's memory, the peak
+	 * saturates at UINT64_MAX only on overflow, rejected above). */
+	out->headroom_bytes = out->fits
+		? (int64_t)(out->budget_bytes - e->peak_process)
+		: -(int64_t)(vf_sub_floor(e->peak_process, out->budget_bytes) & INT64_MAX);
+	return VF_OK;
+}

@@ -63,10 +63,29 @@ void *vf_estimate_to_json_value(const vf_model *m, const vf_estimate *e)
 	return o;
 }
 
-char *vf_estimate_to_json(const vf_model *m, const vf_estimate *e)
+char *vf_estimate_to_json_verdict(const vf_model *m, const vf_estimate *e,
+				  const vf_verdict *v)
 {
 	json_t *o = vf_estimate_to_json_value(m, e);
+	if (v) {
+		json_t *j = json_object();
+		json_object_set_new(j, "capacity_bytes",
+				    json_integer((json_int_t)v->capacity_bytes));
+		json_object_set_new(j, "safety_margin_bytes",
+				    json_integer((json_int_t)v->safety_margin_bytes));
+		json_object_set_new(j, "budget_bytes",
+				    json_integer((json_int_t)v->budget_bytes));
+		json_object_set_new(j, "fits", json_boolean(v->fits));
+		json_object_set_new(j, "headroom_bytes",
+				    json_integer((json_int_t)v->headroom_bytes));
+		json_object_set_new(o, "verdict", j);
+	}
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return s;
+}
+
+char *vf_estimate_to_json(const vf_model *m, const vf_estimate *e)
+{
+	return vf_estimate_to_json_verdict(m, e, NULL);
 }
