@@ -10,11 +10,16 @@
 #define QV (VF_TARGET(VF_ROLE_Q) | VF_TARGET(VF_ROLE_V))
 
 /* HF Trainer + PEFT + bitsandbytes (transformers 4.4x, PEFT >= 0.12):
- * TrainingArguments defaults (no checkpointing, adamw_torch, bf16 via
- * autocast), PEFT LoraConfig r=8 dropout 0.0 on q,v for Llama,
+ * TrainingArguments defaults (no checkpointing, adamw_torch), bf16=True
+ * as people set it: full fine-tuning keeps from_pretrained's fp32 weights
+ * under bf16 autocast (bf16-mixed); PEFT runs load the frozen base with
+ * torch_dtype=bfloat16 and keep the adapters in fp32 (bf16-true with
+ * adapters_fp32), PEFT LoraConfig r=8 dropout 0.0 on q,v for Llama,
  * BitsAndBytesConfig double quant off, ForCausalLMLoss upcast. */
 #define HF_BASE                                                                \
-	.precision = VF_PRECISION_BF16_TRUE, .optimizer = VF_OPTIM_ADAMW,      \
+	.precision = VF_PRECISION_BF16_TRUE,                                   \
+	.precision_full = VF_PRECISION_BF16_MIXED,                             \
+	.optimizer = VF_OPTIM_ADAMW,                                           \
 	.optimizer_quant = VF_OPTIM_ADAMW, .ckpt_full = VF_CKPT_OFF,           \
 	.ckpt_peft = VF_CKPT_OFF, .attention = VF_ATTN_SDPA,                   \
 	.loss = VF_LOSS_STANDARD, .quant_nf4 = VF_QUANT_NF4,                   \

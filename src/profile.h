@@ -22,7 +22,8 @@ typedef enum vf_logits_style {
 typedef struct vf_profile {
 	vf_framework framework;
 	/* Defaults for the schema's nulls. */
-	vf_precision precision;
+	vf_precision precision;      /* PEFT methods and inference */
+	vf_precision precision_full; /* full fine-tuning; 0: as above */
 	vf_optimizer optimizer;
 	vf_optimizer optimizer_quant;  /* default with a quantized base */
 	vf_ckpt ckpt_full;             /* gradient checkpointing, full FT */

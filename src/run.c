@@ -98,7 +98,8 @@ vf_status vf_run_resolve(const vf_run *in, const vf_model *model, vf_run *out,
 	if (r.quant != VF_QUANT_NONE && r.method == VF_METHOD_LORA)
 		r.method = VF_METHOD_QLORA;
 	if (r.precision == VF_PRECISION_UNSET)
-		r.precision = p->precision;
+		r.precision = r.method == VF_METHOD_FULL && p->precision_full
+			? p->precision_full : p->precision;
 	bool trains = method_trains(r.method);
 	if (r.optimizer == VF_OPTIM_UNSET && trains)
 		r.optimizer = r.quant != VF_QUANT_NONE ? p->optimizer_quant
