@@ -29,7 +29,38 @@ static bool in_list(const char *const *list, const char *s)
 	return false;
 }
 
-typedef bool (*enum_parser)(const char *, int *);
+/* The keys each object of the schema may hold: anything else is a typo
+ * or a newer schema, and guessing would estimate a different run. */
+static const char *const run_keys[] = {
+	"model", "params_b", "method", "precision", "quant", "quant_storage",
+	"lora", "micro_batch", "seq_len", "grad_accum", "grad_ckpt",
+	"ckpt_every", "attention", "optimizer", "optimizer_in_backward", "loss",
+	"packing", "compile", "activation_offload", "parallel", "framework",
+	"phases", "gpu", "objective", NULL};
+static const char *const lora_keys[] = {"r", "alpha", "dropout", "targets",
+					NULL};
+static const char *const parallel_keys[] = {"n_gpus", "strategy", "offload",
+					    "tp", "cp", NULL};
+static const char *const framework_keys[] = {
+	"name", "version", "torch", "transformers", "peft", "bitsandbytes",
+	NULL};
+static const char *const gpu_keys[] = {"name", "memory_gib", NULL};
+
+static vf_status check_keys(json_t *obj, const char *path,
+			    const char *const *known, vf_error *err)
+{
+	const char *key;
+	json_t *v;
+	if (!json_is_object(obj))
+		return VF_OK;
+	json_object_foreach(obj, key, v) {
+		if (!in_list(known, key))
+			return vf_fail(err, VF_EINVAL, "%s: unknown key \"%s\"",
+				       path, key);
+	}
+	return VF_OK;
+}
+
 
 /* Reads an optional enum string; null leaves *out unchanged. */
 static vf_status get_enum(json_t *obj, const char *key,
@@ -150,6 +181,16 @@ static vf_status read_run(json_t *o, vf_run *r, char *model, size_t msize,
 	if (model && msize)
 		vf_strlcpy(model, name ? name : "", msize);
 
+	if ((st = check_keys(o, "run", run_keys, err)) ||
+	    (st = check_keys(json_object_get(o, "lora"), "run.lora", lora_keys,
+			     err)) ||
+	    (st = check_keys(json_object_get(o, "parallel"), "run.parallel",
+			     parallel_keys, err)) ||
+	    (st = check_keys(json_object_get(o, "framework"), "run.framework",
+			     framework_keys, err)) ||
+	    (st = check_keys(json_object_get(o, "gpu"), "run.gpu", gpu_keys,
+			     err)))
+		return st;
 	json_t *fw = json_object_get(o, "framework");
 	if (json_is_object(fw) &&
 	    (st = get_enum(fw, "name", parse_framework, &r->framework, NULL,
