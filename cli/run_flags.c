@@ -274,8 +274,15 @@ int cli_run_finish(cli_run_spec *spec)
 		vf_arch *a = &spec->arch;
 		if (!a->num_kv_heads)
 			a->num_kv_heads = a->num_heads;
-		if (!a->head_dim && a->num_heads)
+		if (!a->head_dim && a->num_heads) {
+			if (a->hidden_size % a->num_heads)
+				return cli_usage_error(
+					"--heads %llu does not divide --hidden "
+					"%llu (give --head-dim)",
+					(unsigned long long)a->num_heads,
+					(unsigned long long)a->hidden_size);
 			a->head_dim = a->hidden_size / a->num_heads;
+		}
 		if (!a->intermediate_size)
 			a->intermediate_size = a->mlp == VF_MLP_GATED
 						       ? a->hidden_size * 8 / 3

@@ -57,6 +57,7 @@ typedef struct ctx {
 	unsigned rb;         /* residual stream / checkpoint bytes */
 	unsigned adb;        /* adapter parameter bytes */
 	unsigned gb;         /* gradient bytes of trainable params */
+	unsigned ob;         /* bytes of the params the optimizer updates */
 	bool amp;            /* autocast over fp32 weights */
 	bool full;           /* every weight trainable */
 	bool adapters;
@@ -208,8 +209,7 @@ static opt_sum optimizer_states(ctx *c)
 	const vf_arch *a = c->a;
 	opt_sum s = {0};
 	vf_optimizer o = r->optimizer;
-	/* Mixed precision keeps fp32 params, so fp32 states. */
-	unsigned pb = c->full ? c->wb : c->adb;
+	unsigned pb = c->ob;
 	if (c->full) {
 		for (unsigned i = 0; i < c->m->n_linears; i++) {
 			const vf_linear *l = &c->m->linears[i];
@@ -455,6 +455,11 @@ static void setup(ctx *c)
 	if (zero && c->amp)
 		c->wb = 2;
 	c->gb = c->full ? c->wb : c->adb;
+	/* Optimizer states are shaped like the params the optimizer steps:
+	 * the fp32 master partition under DeepSpeed mixed precision (ZeRO's
+	 * K = 12: master 4 + Adam 8 bytes per param [MM §7.1]), else the
+	 * trainable params themselves (fp32 under autocast). */
+	c->ob = c->full ? (zero && c->amp ? 4 : c->wb) : c->adb;
 	uint64_t n = r->n_gpus ? r->n_gpus : 1;
 	c->shard = sharded_params(r->strategy) ? n : 1;
 	c->grad_shard = (r->strategy == VF_STRATEGY_ZERO2 ||
@@ -541,7 +546,7 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 		if (r->optimizer == VF_OPTIM_ADAMW ||
 		    r->optimizer == VF_OPTIM_ADAM)
 			/* foreach: sqrt(exp_avg_sq) of the whole group [MM §6] */
-			opt_tmp = vf_div_ceil(vf_mul(trainable, c.full ? c.wb : c.adb),
+			opt_tmp = vf_div_ceil(vf_mul(trainable, c.ob),
 					      c.opt_shard);
 		else if (r->optimizer == VF_OPTIM_ADAFACTOR)
 			opt_tmp = vf_mul(os.largest, 8);

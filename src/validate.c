@@ -4,6 +4,8 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -151,7 +153,8 @@ vf_status vf_validation_load(vf_validation *v, const char *path,
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return vf_fail(err, VF_EIO, "%s: cannot open", path);
+		return vf_fail(err, errno == ENOENT ? VF_ENOTFOUND : VF_EIO,
+			       "%s: %s", path, strerror(errno));
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
