@@ -605,7 +605,7 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 		acts = vf_add(inputs, vf_mul(layer_full, kept));
 		recompute = layer_full;
 		term(&c, VF_COMP_ACTIVATIONS, "checkpointed layer inputs",
-		     "L * T * h * ab (+ unkept layers in full)", acts);
+		     "L * T * h * rb (+ unkept layers in full)", acts);
 	} else {
 		acts = vf_mul(layer_full, L);
 		term(&c, VF_COMP_ACTIVATIONS, "saved activations",
