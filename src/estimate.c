@@ -257,6 +257,7 @@ typedef struct layer_acts {
 	uint64_t transient; /* forward temporaries of one layer, per token */
 	uint64_t bwd_tmp;   /* backward temporaries of one layer, per token */
 	uint64_t per_seq;   /* per token terms that scale with s (eager) */
+	uint64_t selective; /* saved under selective op checkpointing */
 } layer_acts;
 
 static layer_acts layer_activations(ctx *c)
@@ -367,6 +368,14 @@ static layer_acts layer_activations(ctx *c)
 	}
 
 	la.input = vf_mul(c->rb, h);
+	/* torchtitan selective op AC [MM §2.4]: the policy saves the
+	 * attention kernel's output and logsumexp and every second matmul
+	 * output (q, k, v, o, w1, w3, w2 in turn); the rest is recomputed. */
+	uint64_t mlp_mm = a->mlp == VF_MLP_GATED ? 2 : 1; /* w1, w3 | fc1 */
+	uint64_t mm_out = qd + 2 * kvd + h + vf_mul3(mlp_mm, Im, k) + h;
+	la.selective = vf_add(vf_add(la.input, vf_mul(ab, qd)),
+			      vf_add(vf_mul(4, a->num_heads),
+				     vf_mul(ab, mm_out) / 2));
 	/* One layer's forward temporaries: the widest projection output
 	 * before it is consumed (gate and up outputs, qkv before split). */
 	la.transient = vf_mul3(ab, vf_max(2 * Im * k, qd + 2 * kvd), 1);
@@ -501,8 +510,8 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 	     w);
 	uint64_t adp = c.adapters ? adapter_params(&c) : 0;
 	uint64_t adapters = term(&c, VF_COMP_ADAPTERS, "adapter parameters",
-				 "r*(in+out) per adapted module * adb",
-				 vf_mul(adp, c.adb));
+				 "r*(in+out) per adapted module * adb, /N if sharded",
+				 vf_div_ceil(vf_mul(adp, c.adb), c.shard));
 	uint64_t trainable = c.full ? m->params.total : adp;
 	e->params_trainable = trains ? trainable : 0;
 
@@ -596,6 +605,12 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 	uint64_t every = r->ckpt_every > 1 ? r->ckpt_every : 1;
 	if (!trains) {
 		acts = 0;
+	} else if (ckpt && c.p->ckpt_selective_mm) {
+		acts = vf_mul3(la.selective, T, L);
+		recompute = layer_full;
+		term(&c, VF_COMP_ACTIVATIONS, "selectively checkpointed layers",
+		     "L * T * (input + attention out + every other matmul out)",
+		     acts);
 	} else if (ckpt) {
 		uint64_t ck_layers = every > 1 ? L / every : L;
 		uint64_t kept = L - ck_layers;

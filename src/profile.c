@@ -99,6 +99,7 @@ static const vf_profile profiles[VF_FW_COUNT] = {
 			      .quant_nf4 = VF_QUANT_NF4, .micro_batch = 1,
 			      .seq_len = 8192, .loss_chunks = 1,
 			      .keeps_logits_in_backward = false,
+			      .ckpt_selective_mm = true,
 			      .logits = VF_LOGITS_UPCAST,
 			      .phases = VF_PHASES_TRAIN},
 	[VF_FW_UNSLOTH] = {VF_FW_UNSLOTH, HF_BASE, .ckpt_full = VF_CKPT_OFFLOAD,
