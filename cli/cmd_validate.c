@@ -221,7 +221,7 @@ int cmd_validate(int argc, char **argv)
 	}
 	int rc = EXIT_OK;
 	if (max_median >= 0 && total.median_abs_pct > max_median) {
-		fprintf(stderr, "vramfit: median |error| %.2f%% exceeds %.2f%%\n",
+		fprintf(stderr, "vramfit: median |error| %.3f%% exceeds %.3f%%\n",
 			total.median_abs_pct, max_median);
 		rc = EXIT_DOES_NOT_FIT;
 	}

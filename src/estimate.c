@@ -652,6 +652,21 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 				   : 0;
 	uint64_t fwd_tmp = vf_add(vf_mul(la.transient, T), dequant);
 	uint64_t bwd_tmp = vf_add(vf_mul(la.bwd_tmp, T), dequant);
+	if (trains) {
+		term(&c, VF_COMP_LOGITS, "logits and loss, forward",
+		     "T * V * bytes of the loss style (docs: Logits and loss)",
+		     lg_fwd);
+		term(&c, VF_COMP_LOGITS, "logits and loss, backward",
+		     "T * V * (3 * upcast bytes + kept logits)", lg_bwd);
+		term(&c, VF_COMP_TRANSIENT, "layer temporaries, forward",
+		     "T * max(2*I, q + 2*kv) * ab + dequantized weight", fwd_tmp);
+		term(&c, VF_COMP_TRANSIENT, "layer temporaries, backward",
+		     "T * widest gradients of one layer + dequantized weight",
+		     bwd_tmp);
+		if (recompute)
+			term(&c, VF_COMP_ACTIVATIONS, "recomputed layer",
+			     "T * (per-layer saved bytes per token)", recompute);
+	}
 
 	/* Sharded parameters are gathered one unit (layer) at a time, two in
 	 * flight with prefetch [MM §7.3]. */
