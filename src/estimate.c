@@ -334,6 +334,7 @@ static layer_acts layer_activations(ctx *c)
 		unsigned in_b = cast ? (c->amp ? 2 : c->adb) : ab;
 		bool dropout = r->lora.dropout > 0;
 		bool shared_qkv_input = false, shared_mlp_input = false;
+		bool fused_input_counted = false;
 		for (unsigned i = 0; i < c->m->n_linears; i++) {
 			const vf_linear *l = &c->m->linears[i];
 			if (!(r->lora.targets & VF_TARGET(l->role)))
@@ -347,10 +348,17 @@ static layer_acts layer_activations(ctx *c)
 				      l->role == VF_ROLE_UP ||
 				      l->role == VF_ROLE_GATE_UP ||
 				      l->role == VF_ROLE_FC1;
-			if (dropout) {
+			/* litgpt adapts its fused qkv linear with one lora_A:
+			 * q, k and v adapters read one dropout output. */
+			bool fused = qkv_in && c->p->lora_fused_qkv;
+			if (fused && fused_input_counted) {
+				per = 0;
+			} else if (dropout) {
 				per = vf_mul(in_b + 1, in); /* output + bool mask */
+				fused_input_counted = fused;
 			} else if (cast) {
 				per = vf_mul(in_b, in);
+				fused_input_counted = fused;
 			} else if (qkv_in && !shared_qkv_input) {
 				per = vf_mul(ab, in); /* norm output, kept once */
 				shared_qkv_input = true;

@@ -57,6 +57,7 @@ static const vf_profile profiles[VF_FW_COUNT] = {
 			  .keeps_logits_in_backward = true,
 			  .frozen_saves_inputs = true,
 			  .fsdp_flat_grads = true,
+			  .lora_fused_qkv = true,
 			  .logits = VF_LOGITS_NATIVE,
 			  .phases = VF_PHASES_TRAIN_GENERATE},
 	[VF_FW_LIGHTNING] = {VF_FW_LIGHTNING,

@@ -44,6 +44,7 @@ typedef struct vf_profile {
 	bool keeps_logits_in_backward; /* loop holds the logits during bwd */
 	bool frozen_saves_inputs;      /* frozen linears still save inputs */
 	bool fsdp_flat_grads;          /* FSDP1 flat params: grads for all */
+	bool lora_fused_qkv;           /* one LoRA on a fused qkv linear */
 	bool ckpt_selective_mm;        /* "checkpointing" is torchtitan's
 					* selective op AC: every other matmul
 					* output and attention are saved */
