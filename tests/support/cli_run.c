@@ -1,7 +1,8 @@
 /* cli_run.c - see cli_run.h. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include "cli_run.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static char dir[256];
+
+static int remove_entry(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return remove(path);
+}
+
+/* The directory goes when the test exits, files and all. */
+static void remove_temp_dir(void)
+{
+	nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static const char *temp_dir(void)
 {
-	static char dir[256];
 	if (!dir[0]) {
-		snprintf(dir, sizeof dir, "/tmp/vf-test-%ld", (long)getpid());
-		mkdir(dir, 0700);
+		const char *base = getenv("TMPDIR");
+		snprintf(dir, sizeof dir, "%s/vf-test-XXXXXX",
+			 base && *base ? base : "/tmp");
+		if (!mkdtemp(dir))
+			abort();
+		atexit(remove_temp_dir);
 	}
 	return dir;
 }
