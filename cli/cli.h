@@ -80,6 +80,27 @@ void vf_strlcpy_cli(char *dst, const char *src, size_t size);
 int cli_vram_budget(const char *vram, uint64_t margin, uint64_t *budget,
 		    char *note, size_t note_size);
 
+/* --vram, --gpu and --safety-margin together (estimate, plan): the
+ * capacity per GPU, the budget after the margin, and the GPU's spec when
+ * one is named (for the speed model and the run's gpu). */
+typedef struct cli_budget {
+	const char *vram;         /* --vram SIZE|auto, or NULL */
+	const char *gpu;          /* --gpu NAME, or NULL */
+	uint32_t margin_mib;      /* --safety-margin, default 1024 */
+	uint64_t capacity;        /* 0: no budget given */
+	uint64_t budget;          /* capacity - margin */
+	bool have_spec;
+	vf_gpu_spec spec;
+	char note[256];           /* where an auto budget came from */
+} cli_budget;
+
+void cli_budget_init(cli_budget *b);
+/* Handles --vram/--gpu/--safety-margin; true if opt was one of them. */
+bool cli_budget_flag(cli_budget *b, const char *name, const char *arg,
+		     int *status);
+int cli_budget_resolve(cli_budget *b);
+extern const char cli_budget_help[];
+
 /* Commands (one source file each). */
 int cmd_models(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);

@@ -5,25 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_JSON = 1, O_EXPLAIN, O_VRAM, O_MARGIN, O_HELP };
+enum { O_JSON = 1, O_EXPLAIN, O_BUDGET, O_HELP };
 
 static void help(void)
 {
-	printf("usage: vramfit estimate --model NAME|PATH [RUN FLAGS] [--vram SIZE|auto]\n"
+	printf("usage: vramfit estimate --model NAME|PATH [RUN FLAGS]\n"
+	       "                        [--vram SIZE|auto | --gpu NAME]\n"
 	       "                        [--safety-margin MiB] [--json] [--explain]\n\n"
 	       "Predicts the peak GPU memory of one training run per GPU, at the\n"
 	       "three levels people see: PyTorch's peak allocated, peak reserved,\n"
 	       "and the process total nvidia-smi shows; the phase of the peak; and,\n"
-	       "with --vram, whether it fits.\n\n"
-	       "  --vram SIZE|auto       memory per GPU: 24 and 20.5 are GiB (a \"24 GB\"\n"
-	       "                         card), 16gb/16GiB GiB, 16376MiB/16376mb MiB;\n"
-	       "                         auto: detected through NVML, minus what other\n"
-	       "                         processes hold now\n"
-	       "  --safety-margin MiB    kept free (default 1024)\n"
+	       "with --vram or --gpu, whether it fits.\n\n%s"
 	       "  --json                 machine-readable result (docs/json-schema.md)\n"
 	       "  --explain              the formula and inputs of every line\n\n%s\n"
 	       "exit status: 0 fits (or no budget given), 1 does not fit, 2 bad input,\n"
-	       "3 runtime failure.\n", cli_run_help);
+	       "3 runtime failure.\n", cli_budget_help, cli_run_help);
 }
 
 static void print_table(const vf_model *m, const vf_estimate *e, bool explain)
@@ -115,20 +111,21 @@ int cmd_estimate(int argc, char **argv)
 		opts[n++] = cli_run_options[i];
 	opts[n++] = (struct option){"json", no_argument, 0, O_JSON};
 	opts[n++] = (struct option){"explain", no_argument, 0, O_EXPLAIN};
-	opts[n++] = (struct option){"vram", required_argument, 0, O_VRAM};
-	opts[n++] = (struct option){"safety-margin", required_argument, 0, O_MARGIN};
+	opts[n++] = (struct option){"vram", required_argument, 0, O_BUDGET};
+	opts[n++] = (struct option){"gpu", required_argument, 0, O_BUDGET};
+	opts[n++] = (struct option){"safety-margin", required_argument, 0, O_BUDGET};
 	opts[n++] = (struct option){"help", no_argument, 0, O_HELP};
 	opts[n] = (struct option){0, 0, 0, 0};
 
 	cli_run_spec spec;
 	cli_run_spec_init(&spec);
 	bool json = false, explain = false;
-	const char *vram = NULL;
-	uint32_t margin_mib = 1024;
-	int c, status;
+	cli_budget bud;
+	cli_budget_init(&bud);
+	int c, status, index = 0;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, &index)) != -1) {
 		if (cli_run_flag(&spec, c, optarg, &status)) {
 			if (status)
 				return status;
@@ -137,11 +134,10 @@ int cmd_estimate(int argc, char **argv)
 		switch (c) {
 		case O_JSON: json = true; break;
 		case O_EXPLAIN: explain = true; break;
-		case O_VRAM: vram = optarg; break;
-		case O_MARGIN:
-			if (!cli_parse_u32("--safety-margin", optarg, 0, 1u << 20,
-					   &margin_mib))
-				return EXIT_USAGE;
+		case O_BUDGET:
+			cli_budget_flag(&bud, opts[index].name, optarg, &status);
+			if (status)
+				return status;
 			break;
 		case 'h':
 		case O_HELP: help(); return EXIT_OK;
@@ -159,12 +155,11 @@ int cmd_estimate(int argc, char **argv)
 	if ((status = cli_run_finish(&spec)))
 		return status;
 
-	uint64_t budget = 0;
-	char budget_note[256] = "";
-	if (vram && (status = cli_vram_budget(vram, (uint64_t)margin_mib << 20,
-					      &budget, budget_note,
-					      sizeof budget_note)))
+	if ((status = cli_budget_resolve(&bud)))
 		return status;
+	if (bud.have_spec && !spec.run.gpu_name[0])
+		vf_strlcpy_cli(spec.run.gpu_name, bud.spec.id,
+			       sizeof spec.run.gpu_name);
 
 	vf_estimate e;
 	vf_error err;
@@ -173,10 +168,11 @@ int cmd_estimate(int argc, char **argv)
 		return cli_exit_for(err.status);
 	}
 	vf_verdict verdict;
-	if (budget && vf_verdict_compute(&e, budget + ((uint64_t)margin_mib << 20),
-					 (uint64_t)margin_mib << 20, &verdict, &err))
+	uint64_t margin = (uint64_t)bud.margin_mib << 20;
+	if (bud.capacity && vf_verdict_compute(&e, bud.capacity, margin,
+					       &verdict, &err))
 		return cli_report(&err);
-	const vf_verdict *v = budget ? &verdict : NULL;
+	const vf_verdict *v = bud.capacity ? &verdict : NULL;
 	bool fits = !v || v->fits;
 	if (json) {
 		char *s = vf_estimate_to_json_verdict(&spec.model_value, &e, v);
@@ -198,10 +194,10 @@ int cmd_estimate(int argc, char **argv)
 			       vf_format_bytes(e.peak_process, b, sizeof b),
 			       vf_format_bytes(v->capacity_bytes, cap, sizeof cap),
 			       vf_format_bytes(v->budget_bytes, h, sizeof h),
-			       margin_mib, v->headroom_bytes < 0 ? "-" : "",
+			       bud.margin_mib, v->headroom_bytes < 0 ? "-" : "",
 			       vf_format_bytes(head, hr, sizeof hr));
-			if (budget_note[0])
-				printf("%s\n", budget_note);
+			if (bud.note[0])
+				printf("%s\n", bud.note);
 		}
 	}
 	return fits ? EXIT_OK : EXIT_DOES_NOT_FIT;

@@ -8,13 +8,14 @@
 
 static void help(void)
 {
-	printf("usage: vramfit gpus [--json]\n\n"
+	printf("usage: vramfit gpus [--json] [--known]\n\n"
 	       "Lists the GPUs a CUDA program started now would see, numbered\n"
 	       "as it will number them (CUDA_VISIBLE_DEVICES applied), with\n"
 	       "memory in MiB as nvidia-smi shows it and the processes that\n"
 	       "hold memory. Memory held by other processes is warned about:\n"
 	       "it is not available to a training run.\n\n"
-	       "  --json   machine-readable output (docs/gpus.md)\n\n"
+	       "  --json   machine-readable output (docs/gpus.md)\n"
+	       "  --known  the GPU table --gpu names come from (no driver needed)\n\n"
 	       "Exit status: 0 GPUs listed, 3 no driver or no GPU.\n");
 }
 
@@ -107,9 +108,30 @@ static int json_error(const char *message)
 	return EXIT_RUNTIME;
 }
 
+/* The built-in GPU table, as --gpu and the speed model read it. */
+static int list_known(void)
+{
+	printf("%-18s %-40s %9s %9s %9s\n", "GPU", "NAME", "MEMORY", "BF16 TF",
+	       "GB/S");
+	for (size_t i = 0; i < vf_gpu_spec_count(); i++) {
+		vf_gpu_spec g;
+		vf_error err;
+		if (vf_gpu_spec_at(i, &g, &err))
+			return cli_report(&err);
+		char tf[16] = "-";
+		if (g.bf16_tflops > 0)
+			snprintf(tf, sizeof tf, "%.1f", g.bf16_tflops);
+		printf("%-18s %-40.40s %5llu MiB %9s %9.0f\n", g.id, g.name,
+		       (unsigned long long)(g.memory_bytes >> 20), tf,
+		       g.bandwidth_gbs);
+	}
+	return EXIT_OK;
+}
+
 int cmd_gpus(int argc, char **argv)
 {
 	static const struct option opts[] = {{"json", no_argument, 0, 'j'},
+					     {"known", no_argument, 0, 'k'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	bool json = false;
@@ -121,6 +143,8 @@ int cmd_gpus(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'k':
+			return list_known();
 		case 'h':
 			help();
 			return EXIT_OK;

@@ -724,6 +724,39 @@ char *vf_gpu_list_to_json(const vf_gpu_list *list);
 
 /* ---- end of GPUs detected through NVML ---- */
 
+/* ------------------------------------------------------------------------
+ * The GPU table (data/gpus/gpus.csv, with a source for every figure)
+ *
+ * Used for --gpu NAME budgets and by the speed model. Figures the table
+ * has no source for are 0.
+ * ---------------------------------------------------------------------- */
+
+typedef struct vf_gpu_spec {
+	char id[32];              /* "rtx-4050-laptop", "h100-sxm" */
+	char name[64];            /* "NVIDIA GeForce RTX 4050 Laptop GPU" */
+	unsigned cc_major, cc_minor;   /* compute capability */
+	uint64_t memory_bytes;    /* as nvidia-smi reports it (MiB * 2^20) */
+	double bandwidth_gbs;     /* peak DRAM bandwidth, GB/s */
+	double bf16_tflops;       /* dense tensor bf16, fp32 accumulate */
+	double fp32_tflops;       /* CUDA-core fp32 */
+	unsigned pcie_gen;        /* 0: not sourced */
+	bool nvlink;
+	bool bf16;                /* bf16 supported (CC >= 8.0) */
+	bool laptop;
+} vf_gpu_spec;
+
+size_t vf_gpu_spec_count(void);
+/* The i-th row; VF_EINVAL past the end. */
+vf_status vf_gpu_spec_at(size_t index, vf_gpu_spec *out, vf_error *err);
+/*
+ * Looks a GPU up by id or name as people and drivers write it: case,
+ * spaces, dashes and the words "NVIDIA" and "GeForce" do not matter
+ * ("rtx4050-laptop", "RTX 4090", "NVIDIA H100 80GB HBM3"). An exact match
+ * wins; otherwise a unique prefix. VF_ENOTFOUND (or an ambiguous prefix:
+ * VF_EINVAL) with the candidates in the message.
+ */
+vf_status vf_gpu_spec_find(const char *name, vf_gpu_spec *out, vf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
