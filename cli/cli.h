@@ -65,6 +65,8 @@ typedef struct cli_run_spec {
 	char model_buf[128];
 } cli_run_spec;
 
+/* Their getopt values start at 1000: a command numbers its own options
+ * below that. */
 extern const struct option cli_run_options[];
 extern const size_t cli_run_options_len;
 extern const char cli_run_help[];
@@ -101,6 +103,14 @@ bool cli_budget_flag(cli_budget *b, const char *name, const char *arg,
 int cli_budget_resolve(cli_budget *b);
 extern const char cli_budget_help[];
 
+/* A planned run in a tool's config format (emit.c): "hf", "deepspeed",
+ * "accelerate", "axolotl", "run", "flags". malloc'd; NULL: unknown
+ * format or out of memory. */
+char *cli_emit(const char *format, const vf_model *m, const vf_run *r);
+bool cli_emit_format_known(const char *format);
+/* Writes a whole file atomically; an existing file only with force. */
+int cli_write_file(const char *path, const char *content, bool force);
+
 /* Commands (one source file each). */
 int cmd_models(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
@@ -108,5 +118,6 @@ int cmd_validate(int argc, char **argv);
 int cmd_gpus(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 #endif

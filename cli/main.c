@@ -11,6 +11,8 @@ static const vf_command commands[] = {
 	 cmd_models},
 	{"monitor", "watch GPU memory, temperature and throttling live",
 	 cmd_monitor},
+	{"plan", "find the fastest configuration that fits, write its config",
+	 cmd_plan},
 	{"run", "run a training command and measure its peak GPU memory",
 	 cmd_run},
 	{"validate", "compare predictions with measured runs", cmd_validate},

@@ -757,6 +757,92 @@ vf_status vf_gpu_spec_at(size_t index, vf_gpu_spec *out, vf_error *err);
  */
 vf_status vf_gpu_spec_find(const char *name, vf_gpu_spec *out, vf_error *err);
 
+/* ------------------------------------------------------------------------
+ * Speed (docs/speed.md): estimates, labelled as such
+ * ---------------------------------------------------------------------- */
+
+typedef struct vf_speed {
+	double flops_per_token;   /* model FLOPs of one trained token */
+	double compute_seconds;   /* per optimizer step, one GPU */
+	double dequant_seconds;   /* 4-bit weights expanded per matmul */
+	double optimizer_seconds; /* the memory-bound optimizer step */
+	double offload_seconds;   /* PCIe traffic and host optimizer */
+	double comm_seconds;      /* gradient all-reduce / reduce-scatter */
+	double step_seconds;
+	double mfu;               /* assumed fraction of the GPU's peak */
+	double tokens_per_second; /* all GPUs together */
+	double samples_per_second;
+	double steps_per_second;
+	bool peak_known;          /* false: the GPU's TFLOP/s are not in the
+				   * table; figures use 100 TFLOP/s and only
+				   * compare configurations */
+} vf_speed;
+
+/* The speed of one optimizer step of an estimated run (its resolved run
+ * and trainable parameters) on `gpu` (NULL: unknown). */
+vf_status vf_speed_estimate(const vf_model *model, const vf_estimate *est,
+			    const vf_gpu_spec *gpu, vf_speed *out,
+			    vf_error *err);
+
+/* ------------------------------------------------------------------------
+ * Planning: the fastest configuration that fits (docs/plan.md)
+ * ---------------------------------------------------------------------- */
+
+typedef enum vf_prefer {
+	VF_PREFER_SPEED,          /* most tokens per second */
+	VF_PREFER_CONTEXT,        /* longest sequence, then speed */
+	VF_PREFER_QUALITY,        /* least quantization, full > LoRA, higher
+				   * rank, then speed */
+	VF_PREFER_COUNT
+} vf_prefer;
+
+const char *vf_prefer_name(vf_prefer p);
+bool vf_prefer_from_name(const char *s, vf_prefer *out);
+
+typedef struct vf_plan_request {
+	/* The starting point: knobs it sets stay fixed, unset ones are
+	 * searched (method, precision, optimizer, checkpointing, micro-batch
+	 * and accumulation, LoRA rank for quality, ZeRO stage and offload on
+	 * several GPUs). A quantization other than none is kept; none is
+	 * searched unless no_quant. */
+	vf_run base;
+	uint32_t effective_batch; /* samples per optimizer step, all GPUs */
+	uint32_t max_seq;         /* wanted sequence length */
+	uint32_t min_seq;         /* shortest acceptable */
+	uint64_t budget_bytes;    /* per GPU, after the safety margin */
+	uint64_t host_ram_bytes;  /* for CPU offload; 0: offload not searched */
+	vf_prefer prefer;
+	bool no_quant;
+	const vf_gpu_spec *gpu;   /* for the speed model; NULL: nominal */
+} vf_plan_request;
+
+typedef struct vf_plan_option {
+	vf_estimate est;          /* est.run is the configuration */
+	vf_speed speed;
+	bool fits;
+	int64_t headroom_bytes;   /* budget - peak process */
+	char reason[128];         /* why an alternative lost */
+} vf_plan_option;
+
+#define VF_PLAN_ALTERNATIVES 4
+
+typedef struct vf_plan {
+	bool found;               /* a configuration fits */
+	vf_plan_option chosen;    /* !found: the closest one, not fitting */
+	vf_plan_option alternatives[VF_PLAN_ALTERNATIVES];
+	unsigned n_alternatives;
+	uint64_t evaluated;       /* configurations estimated */
+	uint64_t pruned;          /* cut because a smaller one did not fit */
+	uint32_t effective_batch; /* what the chosen one achieves */
+	char note[192];           /* e.g. effective batch not divisible */
+} vf_plan;
+
+/* Searches exhaustively, cutting larger micro-batches once one does not
+ * fit (memory is monotone in the micro-batch). `out` is large (~20 KiB);
+ * it holds no pointers and needs no freeing. */
+vf_status vf_plan_search(const vf_model *model, const vf_plan_request *req,
+			 vf_plan *out, vf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -299,3 +299,10 @@ size_t vf_targets_format(vf_targets t, char *buf, size_t size)
 	}
 	return n;
 }
+
+static const name_entry prefer_names[] = {
+	{"speed", VF_PREFER_SPEED},
+	{"context", VF_PREFER_CONTEXT},
+	{"quality", VF_PREFER_QUALITY},
+};
+NAME_FUNCS(vf_prefer, vf_prefer, prefer_names)
