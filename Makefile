@@ -21,6 +21,7 @@ asan:
 
 bench: all
 	$(BUILD)/vf_bench
+	$(BUILD)/vf_bench_plan
 
 validate: all
 	$(BUILD)/vramfit validate

@@ -119,5 +119,6 @@ int cmd_gpus(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

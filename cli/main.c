@@ -15,6 +15,7 @@ static const vf_command commands[] = {
 	 cmd_plan},
 	{"run", "run a training command and measure its peak GPU memory",
 	 cmd_run},
+	{"sweep", "memory, fit and speed as one knob varies", cmd_sweep},
 	{"validate", "compare predictions with measured runs", cmd_validate},
 };
 

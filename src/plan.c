@@ -25,6 +25,7 @@ static const vf_strategy strategies_multi[] = {
 static const vf_offload offloads[] = {VF_OFFLOAD_NONE, VF_OFFLOAD_OPTIMIZER};
 
 #define MAX_MICRO 64
+#define TIE_PCT 3.0
 
 /* Higher is better quality: full > LoRA > QLoRA, fp32 master weights,
  * exact optimizer states, higher rank. Speed breaks ties. */
@@ -52,7 +53,28 @@ static bool better(const vf_plan_option *a, const vf_plan_option *b,
 		if (qa != qb)
 			return qa > qb;
 	}
-	return a->speed.tokens_per_second > b->speed.tokens_per_second;
+	/* [plan §3] speeds within TIE_PCT are the same speed within the
+	 * model's accuracy: quality decides, then speed. */
+	double sa = a->speed.tokens_per_second, sb = b->speed.tokens_per_second;
+	if (sa < sb * (1 + TIE_PCT / 100) && sb < sa * (1 + TIE_PCT / 100)) {
+		int qa = quality(&a->est.run), qb = quality(&b->est.run);
+		if (qa != qb)
+			return qa > qb;
+	}
+	return sa > sb;
+}
+
+/* Two configurations that differ only in knobs that change neither
+ * speed nor the shape of the run (the optimizer's state format) are one
+ * alternative: the list shows distinct choices. */
+static bool same_shape(const vf_run *a, const vf_run *b)
+{
+	return a->method == b->method && a->quant == b->quant &&
+	       a->precision == b->precision &&
+	       a->micro_batch == b->micro_batch && a->seq_len == b->seq_len &&
+	       a->grad_ckpt == b->grad_ckpt && a->ckpt_every == b->ckpt_every &&
+	       a->strategy == b->strategy && a->offload == b->offload &&
+	       a->lora.r == b->lora.r;
 }
 
 typedef struct search {
@@ -79,6 +101,19 @@ static void offer(search *s)
 	if (better(&s->cand, &p->chosen, pref)) {
 		loser = p->chosen;
 		p->chosen = s->cand;
+	}
+	if (same_shape(&loser.est.run, &p->chosen.est.run))
+		return;
+	for (unsigned k = 0; k < p->n_alternatives; k++) {
+		if (!same_shape(&loser.est.run, &p->alternatives[k].est.run))
+			continue;
+		if (!better(&loser, &p->alternatives[k], pref))
+			return;
+		/* the better twin replaces it, then is re-sorted below */
+		memmove(&p->alternatives[k], &p->alternatives[k + 1],
+			(p->n_alternatives - k - 1) * sizeof p->alternatives[0]);
+		p->n_alternatives--;
+		break;
 	}
 	/* insert `loser` into the alternatives, best first */
 	unsigned n = p->n_alternatives, i = n;

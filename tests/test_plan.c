@@ -100,7 +100,8 @@ static vf_plan *plan_and_check(const vf_model *m, vf_plan_request *req)
 				continue;
 			vf_speed sp;
 			assert_int_equal(vf_speed_estimate(m, &e, req->gpu, &sp, &err), VF_OK);
-			if (sp.tokens_per_second > p->chosen.speed.tokens_per_second * 1.0000001)
+			/* within the planner's 3 % tie, quality may win */
+			if (sp.tokens_per_second > p->chosen.speed.tokens_per_second * 1.03)
 				fail_msg("a faster fitting configuration: %s mb %u ckpt %u "
 					 "%s: %.1f > %.1f tokens/s",
 					 vf_method_name(r.method), mb, every[ci],

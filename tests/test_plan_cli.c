@@ -166,9 +166,49 @@ static void bad_input(void **state)
 	cli_result_free(&r);
 }
 
+/* vramfit sweep: one row per value, memory grows with the knob. */
+static void sweep_tables(void **state)
+{
+	(void)state;
+	cli_result r = cli_run(ARGS("sweep", "--vary", "seq", "--model",
+				    "meta-llama/Llama-3.2-1B", "--method", "lora",
+				    "--gpu", "rtx3090", "--json"));
+	assert_int_equal(r.status, 0);
+	json_t *o = json_loads(r.out, 0, NULL);
+	assert_non_null(o);
+	json_t *rows = jget(o, "rows");
+	assert_int_equal(json_array_size(rows), 5); /* 512 ... 8192 */
+	json_int_t last = 0;
+	for (size_t i = 0; i < json_array_size(rows); i++) {
+		json_int_t p = json_integer_value(
+			json_object_get(json_array_get(rows, i), "process_bytes"));
+		assert_true(p > last);
+		last = p;
+	}
+	json_decref(o);
+	cli_result_free(&r);
+
+	r = cli_run(ARGS("sweep", "--vary", "batch", "--model",
+			 "meta-llama/Llama-3.2-1B", "--effective-batch", "8", "--csv"));
+	assert_int_equal(r.status, 0);
+	assert_int_equal(strncmp(r.out, "batch,allocated_bytes", 21), 0);
+	assert_int_equal(cli_count_lines(r.out), 1 + 4); /* 1, 2, 4, 8 */
+	cli_result_free(&r);
+
+	r = cli_run(ARGS("sweep", "--vary", "size", "--model", "meta-llama/Llama-3.2-1B"));
+	assert_int_equal(r.status, 2);
+	assert_int_equal(cli_count_lines(r.err), 1);
+	cli_result_free(&r);
+	r = cli_run(ARGS("sweep", "--vary", "batch", "--values", "3", "--model",
+			 "meta-llama/Llama-3.2-1B"));
+	assert_int_equal(r.status, 2);
+	cli_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sweep_tables),
 		cmocka_unit_test(json_result),
 		cmocka_unit_test(emit_files),
 		cmocka_unit_test(bad_input),
