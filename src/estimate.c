@@ -560,8 +560,15 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 			term(&c, VF_COMP_NON_TORCH, "paged optimizer states",
 			     "bnb managed memory (tensors >= 1e5 elements)",
 			     paged);
-		if (r->optimizer == VF_OPTIM_ADAMW ||
-		    r->optimizer == VF_OPTIM_ADAM)
+		bool opt_on_host = r->offload == VF_OFFLOAD_OPTIMIZER ||
+				   r->offload == VF_OFFLOAD_OPTIMIZER_PARAMS;
+		if (opt_on_host)
+			/* DeepSpeedCPUAdam steps on the host: no GPU
+			 * temporaries at the step; DeepSpeed's own estimator
+			 * keeps only the 16-bit params on the GPU [MM §7.1] */
+			opt_tmp = 0;
+		else if (r->optimizer == VF_OPTIM_ADAMW ||
+			 r->optimizer == VF_OPTIM_ADAM)
 			/* foreach: sqrt(exp_avg_sq) of the whole group [MM §6] */
 			opt_tmp = vf_div_ceil(vf_mul(trainable, c.ob),
 					      c.opt_shard);

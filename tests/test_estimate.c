@@ -164,6 +164,31 @@ static void zero3_shards(void **state)
 	assert_int_equal(e.component[VF_COMP_NON_TORCH], 600 * MiB);
 }
 
+/* ZeRO-Offload: Adam states and the fp32 master/grad partitions move to
+ * the host, and DeepSpeedCPUAdam steps there, so the GPU also loses the
+ * foreach temporary (one fp32 tensor the size of the states' shard). */
+static void offloaded_optimizer_leaves_the_gpu(void **state)
+{
+	(void)state;
+	vf_model m = llama7b();
+	vf_run f;
+	vf_run_init(&f);
+	f.method = VF_METHOD_FULL;
+	f.precision = VF_PRECISION_BF16_MIXED;
+	f.optimizer = VF_OPTIM_ADAMW;
+	f.n_gpus = 8;
+	f.strategy = VF_STRATEGY_ZERO2;
+	vf_estimate on_gpu = estimate(&m, &f);
+	f.offload = VF_OFFLOAD_OPTIMIZER;
+	vf_estimate off = estimate(&m, &f);
+	const uint64_t states = P7B * 8 / 8, master = P7B * 8 / 8,
+		       foreach_tmp = P7B * 4 / 8;
+	assert_int_equal(off.host_bytes, states + master);
+	assert_int_equal(on_gpu.phase_allocated[VF_PHASE_OPTIMIZER] -
+				 off.phase_allocated[VF_PHASE_OPTIMIZER],
+			 states + master + foreach_tmp);
+}
+
 static void activations_logits_overheads(void **state)
 {
 	(void)state;
@@ -260,6 +285,7 @@ int main(void)
 		cmocka_unit_test(weights_by_dtype),
 		cmocka_unit_test(adapters_gradients_states),
 		cmocka_unit_test(zero3_shards),
+		cmocka_unit_test(offloaded_optimizer_leaves_the_gpu),
 		cmocka_unit_test(activations_logits_overheads),
 		cmocka_unit_test(levels_and_monotone),
 		cmocka_unit_test(huge_runs_do_not_wrap),
