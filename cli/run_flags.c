@@ -16,6 +16,7 @@ enum {
 	F_FRAMEWORK, F_BUCKET, F_PACKING, F_COMPILE, F_ACT_OFFLOAD, F_PHASES,
 	F_HIDDEN, F_LAYERS, F_HEADS, F_KV_HEADS, F_VOCAB, F_INTER, F_HEAD_DIM,
 	F_TIED, F_MLP, F_NORM, F_EXPERTS, F_EXPERTS_TOPK, F_EXPERT_INTER,
+	F_VERSIONS,
 };
 
 const struct option cli_run_options[] = {
@@ -49,6 +50,7 @@ const struct option cli_run_options[] = {
 	{"compile", no_argument, 0, F_COMPILE},
 	{"activation-offload", no_argument, 0, F_ACT_OFFLOAD},
 	{"phases", required_argument, 0, F_PHASES},
+	{"versions", required_argument, 0, F_VERSIONS},
 	{"hidden", required_argument, 0, F_HIDDEN},
 	{"layers", required_argument, 0, F_LAYERS},
 	{"heads", required_argument, 0, F_HEADS},
@@ -76,6 +78,8 @@ const char cli_run_help[] =
 	"run (unset knobs take the framework's defaults):\n"
 	"  --run FILE.json        start from a saved run (schema run object)\n"
 	"  --framework NAME       hf-trainer (default), trl, peft, litgpt, torchtune, ...\n"
+	"  --versions PKG=V,...   package versions whose behaviour differs, e.g.\n"
+	"                         transformers=4.38.2,trl=0.21,peft=0.11,bitsandbytes=0.41.1\n"
 	"  --method M             full, lora, qlora, dora, inference\n"
 	"  --precision P          bf16-true, bf16-mixed, fp16-mixed, fp32\n"
 	"  --quant Q              nf4, nf4-dq, fp4, fp4-dq, int8\n"
@@ -184,6 +188,14 @@ bool cli_run_flag(cli_run_spec *spec, int opt, const char *arg, int *status)
 	case F_COMPILE: r->compile = 1; break;
 	case F_ACT_OFFLOAD: r->activation_offload = 1; break;
 	case F_PHASES: ok = enum_arg("--phases", arg, vf_phases_from_name(arg, &r->phases)); break;
+	case F_VERSIONS: {
+		vf_error err;
+		if (vf_versions_parse(arg, r->versions, &err)) {
+			cli_usage_error("--versions: %s", err.message);
+			ok = false;
+		}
+		break;
+	}
 	case F_HIDDEN: ok = u64_arg("--hidden", arg, &a->hidden_size); spec->custom = true; break;
 	case F_LAYERS: ok = u64_arg("--layers", arg, &a->num_layers); spec->custom = true; break;
 	case F_HEADS: ok = u64_arg("--heads", arg, &a->num_heads); spec->custom = true; break;
@@ -227,6 +239,8 @@ static void overlay(vf_run *base, const vf_run *flags)
 	TAKE(objective); TAKE(n_gpus); TAKE(strategy); TAKE(offload);
 	TAKE(reduce_bucket_elems); TAKE(packing); TAKE(compile);
 	TAKE(activation_offload); TAKE(phases);
+	for (int i = 0; i < VF_PKG_COUNT; i++)
+		TAKE(versions[i]);
 #undef TAKE
 }
 

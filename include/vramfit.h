@@ -298,6 +298,19 @@ typedef enum vf_framework {
 	VF_FW_COUNT
 } vf_framework;
 
+/* Packages whose version changed what a training step allocates; the
+ * rules are in docs/memory-model.md, "Framework versions". */
+typedef enum vf_package {
+	VF_PKG_TORCH, VF_PKG_TRANSFORMERS, VF_PKG_PEFT, VF_PKG_TRL,
+	VF_PKG_BITSANDBYTES,
+	VF_PKG_COUNT
+} vf_package;
+
+/* A version packed so that it compares as a number; 0: not stated. */
+#define VF_VERSION(major, minor, patch)                                        \
+	((uint32_t)(major) * 1000000u + (uint32_t)(minor) * 1000u +            \
+	 (uint32_t)(patch))
+
 typedef enum vf_phases {
 	VF_PHASES_UNSET, VF_PHASES_TRAIN, VF_PHASES_TRAIN_EVAL,
 	VF_PHASES_TRAIN_GENERATE, VF_PHASES_INFERENCE,
@@ -348,6 +361,9 @@ typedef struct vf_run {
 	vf_dtype quant_storage;   /* 4-bit packing dtype (FP32 = default uint8) */
 	double gpu_memory_gib;    /* GPU the run is on, 0: unknown */
 	char gpu_name[48];        /* normalized GPU id, "" unknown */
+	/* Package versions, VF_VERSION(); 0: not stated, and the profile's
+	 * documented behaviour applies. */
+	uint32_t versions[VF_PKG_COUNT];
 } vf_run;
 
 /* A run with every field unset (the schema's nulls). */
@@ -378,6 +394,17 @@ bool vf_strategy_from_name(const char *s, vf_strategy *out);
 bool vf_offload_from_name(const char *s, vf_offload *out);
 bool vf_framework_from_name(const char *s, vf_framework *out);
 bool vf_phases_from_name(const char *s, vf_phases *out);
+const char *vf_package_name(vf_package v);
+bool vf_package_from_name(const char *s, vf_package *out);
+/* The first dotted number of a version string: "4.38.2", "v0.22",
+ * ">=0.43.3", "2.5.0+cu121", "0.41.1.post2". False for anything else (a
+ * commit hash, a part above 999). */
+bool vf_version_parse(const char *s, uint32_t *out);
+/* "4.38.2"; returns chars needed, like snprintf. */
+size_t vf_version_format(uint32_t v, char *buf, size_t size);
+/* "transformers=4.38.2,bitsandbytes=0.41.1" into run->versions. */
+vf_status vf_versions_parse(const char *list, uint32_t versions[VF_PKG_COUNT],
+			    vf_error *err);
 /* "q,v", "all-linear", "q,k,v,o,gate,up,down,lm_head" ... */
 vf_status vf_targets_parse(const char *list, vf_targets *out, vf_error *err);
 /* Writes the canonical comma-separated form; returns chars needed. */

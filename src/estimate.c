@@ -313,8 +313,14 @@ static layer_acts layer_activations(ctx *c)
 					  a->shared_expert_intermediate_size));
 
 	/* Inputs of trainable linears (full fine-tuning). Under autocast over
-	 * fp32 weights each linear saves its own bf16 cast of its input. */
-	if (c->full || c->p->frozen_saves_inputs) {
+	 * fp32 weights each linear saves its own bf16 cast of its input. A
+	 * quantized base keeps them too where bitsandbytes stores its input
+	 * A in ctx.tensors: LLM.int8 always, 4-bit before 0.43.2 [MM §5.2,
+	 * §5.3]. */
+	bool four_bit = r->quant != VF_QUANT_NONE && r->quant != VF_QUANT_INT8;
+	bool base_saves = r->quant == VF_QUANT_INT8 ||
+			  (four_bit && c->p->bnb4_saves_input);
+	if (c->full || c->p->frozen_saves_inputs || base_saves) {
 		uint64_t qkv_users = a->fused_qkv ? 1 : 3;
 		uint64_t up_users = a->mlp == VF_MLP_GATED && !a->fused_gate_up ? 2 : 1;
 		uint64_t copies = c->amp ? qkv_users + up_users : 2;
@@ -401,7 +407,7 @@ static void logits_bytes(ctx *c, uint64_t tokens, uint64_t *fwd, uint64_t *bwd)
 	const vf_profile *p = c->p;
 	uint64_t TV = vf_mul(tokens, c->a->vocab_size);
 	uint64_t l = c->ab;
-	uint64_t u = p->logits == VF_LOGITS_UPCAST ? 4 : l;
+	uint64_t u = p->logits == VF_LOGITS_NATIVE ? l : 4;
 	uint64_t upcast_tmp = u != l ? u : 0;
 	uint64_t amp_copy = p->amp_logits_fp32_copy && l != 4 ? 4 : 0;
 	uint64_t keep = p->keeps_logits_in_backward ? l : 0;
@@ -425,6 +431,14 @@ static void logits_bytes(ctx *c, uint64_t tokens, uint64_t *fwd, uint64_t *bwd)
 		return;
 	}
 	default:
+		if (p->logits == VF_LOGITS_UPCAST_SHIFTED && c->r->compile != 1) {
+			/* fp32 logits in the output, their shifted contiguous
+			 * copy and the saved log_softmax [MM §2.1]; the bf16
+			 * logits are gone and AMP has nothing to upcast. */
+			*fwd = vf_mul(TV, 3 * 4);
+			*bwd = vf_mul(TV, 3 * 4 + keep);
+			return;
+		}
 		*fwd = vf_mul(TV, l + u + vf_max(upcast_tmp, amp_copy));
 		*bwd = vf_mul(TV, 3 * u + keep);
 		return;
@@ -498,7 +512,9 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 	if (st)
 		return st;
 	ctx c = {.m = m, .a = &m->arch, .r = &e->run, .out = e};
-	c.p = vf_profile_for(e->run.framework);
+	vf_profile profile;
+	vf_profile_for_run(&e->run, &profile);
+	c.p = &profile;
 	setup(&c);
 	const vf_run *r = c.r;
 	const vf_arch *a = c.a;

@@ -26,7 +26,7 @@
 	.lora_targets = QV, .lora_r = 8, .lora_dropout = 0.0,                  \
 	.micro_batch = 8, .seq_len = 1024, .loss_chunks = 1,                  \
 	.adapters_fp32 = true, .kbit_fp32_cast = true,                         \
-	.amp_logits_fp32_copy = true,                                          \
+	.amp_logits_fp32_copy = true, .uses_transformers = true,              \
 	.logits = VF_LOGITS_UPCAST, .phases = VF_PHASES_TRAIN
 
 static const vf_profile profiles[VF_FW_COUNT] = {
@@ -117,4 +117,82 @@ const vf_profile *vf_profile_for(vf_framework fw)
 {
 	return (unsigned)fw < VF_FW_COUNT ? &profiles[fw]
 					  : &profiles[VF_FW_HF_TRAINER];
+}
+
+/*
+ * Version rules: where a release changed what a step allocates. A rule
+ * applies when the run states the package's version and it lies in
+ * [since, before); an unstated version keeps the row as documented above
+ * (the behaviour of the releases current when the row was written).
+ * Sources: docs/memory-model.md, "Framework versions".
+ */
+typedef struct version_rule {
+	vf_package pkg;
+	uint32_t since, before;      /* 0: unbounded */
+	bool transformers_only;      /* HF-based profiles only */
+	vf_framework only;           /* this framework only; VF_FW_COUNT: any */
+	void (*apply)(vf_profile *p);
+} version_rule;
+
+static void shifted_upcast_logits(vf_profile *p)
+{
+	p->logits = VF_LOGITS_UPCAST_SHIFTED;
+}
+
+static void adapters_in_model_dtype(vf_profile *p)
+{
+	p->adapters_fp32 = false;
+}
+
+static void no_default_checkpointing(vf_profile *p)
+{
+	p->ckpt_full = p->ckpt_peft = VF_CKPT_OFF;
+}
+
+static void chunked_nll_loss(vf_profile *p)
+{
+	p->loss = VF_LOSS_FUSED;
+}
+
+static void bnb4_keeps_input(vf_profile *p)
+{
+	p->bnb4_saves_input = true;
+}
+
+static const version_rule version_rules[] = {
+	/* The v4.46 loss refactor moved CE into ForCausalLMLoss, which
+	 * pads the labels instead of copying shifted logits [MM §2.1]. */
+	{VF_PKG_TRANSFORMERS, 0, VF_VERSION(4, 46, 0), true, VF_FW_COUNT,
+	 shifted_upcast_logits},
+	/* PEFT 0.12 (#1706) added autocast_adapter_dtype=True [MM §4]. */
+	{VF_PKG_PEFT, 0, VF_VERSION(0, 12, 0), true, VF_FW_COUNT,
+	 adapters_in_model_dtype},
+	/* SFTConfig gradient_checkpointing=True from v0.22.0 [MM §2.3]. */
+	{VF_PKG_TRL, 0, VF_VERSION(0, 22, 0), true, VF_FW_TRL,
+	 no_default_checkpointing},
+	/* loss_type="chunked_nll" by default from v1.7.0: the lm_head is
+	 * applied in 256-row chunks under checkpointing [MM §2.3]. */
+	{VF_PKG_TRL, VF_VERSION(1, 7, 0), 0, true, VF_FW_TRL,
+	 chunked_nll_loss},
+	/* bitsandbytes PR #1270 (merged 2024-07-16, first in 0.43.2):
+	 * before it MatMul4Bit stored ctx.tensors = (A, B), its input for
+	 * a weight gradient that a frozen base never computes [MM §5.2]. */
+	{VF_PKG_BITSANDBYTES, 0, VF_VERSION(0, 43, 2), false, VF_FW_COUNT,
+	 bnb4_keeps_input},
+};
+
+void vf_profile_for_run(const vf_run *run, vf_profile *out)
+{
+	*out = *vf_profile_for(run->framework);
+	for (size_t i = 0; i < VF_ARRAY_LEN(version_rules); i++) {
+		const version_rule *v = &version_rules[i];
+		uint32_t have = run->versions[v->pkg];
+		if (!have || (v->since && have < v->since) ||
+		    (v->before && have >= v->before))
+			continue;
+		if ((v->transformers_only && !out->uses_transformers) ||
+		    (v->only != VF_FW_COUNT && v->only != run->framework))
+			continue;
+		v->apply(out);
+	}
 }

@@ -17,6 +17,10 @@ typedef enum vf_logits_style {
 	/* transformers >= 4.46 ForCausalLMLoss: logits.float() before CE:
 	 * fp32 copy transient, fp32 log_softmax saved. */
 	VF_LOGITS_UPCAST,
+	/* transformers < 4.46 LlamaForCausalLM: logits.float() in forward
+	 * (the fp32 logits live in the output), then a contiguous fp32 copy
+	 * of the shifted logits, then CE [MM §2.1 v4.38-era]. */
+	VF_LOGITS_UPCAST_SHIFTED,
 } vf_logits_style;
 
 typedef struct vf_profile {
@@ -45,6 +49,11 @@ typedef struct vf_profile {
 	bool frozen_saves_inputs;      /* frozen linears still save inputs */
 	bool fsdp_flat_grads;          /* FSDP1 flat params: grads for all */
 	bool lora_fused_qkv;           /* one LoRA on a fused qkv linear */
+	bool uses_transformers;        /* model code and loss from HF
+					* transformers (its version rules
+					* apply) */
+	bool bnb4_saves_input;         /* bitsandbytes < 0.43.2 MatMul4Bit
+					* keeps its input for backward */
 	bool ckpt_selective_mm;        /* "checkpointing" is torchtitan's
 					* selective op AC: every other matmul
 					* output and attention are saved */
@@ -53,5 +62,10 @@ typedef struct vf_profile {
 } vf_profile;
 
 const vf_profile *vf_profile_for(vf_framework fw);
+
+/* The profile of `run`'s framework with the rules for the package
+ * versions the run states applied (versions it leaves 0 keep the row's
+ * documented behaviour). */
+void vf_profile_for_run(const vf_run *run, vf_profile *out);
 
 #endif

@@ -83,7 +83,9 @@ vf_status vf_run_resolve(const vf_run *in, const vf_model *model, vf_run *out,
 	vf_run r = *in;
 	if ((unsigned)r.framework >= VF_FW_COUNT)
 		return vf_fail(err, VF_EINVAL, "unknown framework");
-	const vf_profile *p = vf_profile_for(r.framework);
+	vf_profile profile;
+	vf_profile_for_run(&r, &profile);
+	const vf_profile *p = &profile;
 
 	if (r.method == VF_METHOD_UNSET)
 		r.method = r.quant != VF_QUANT_NONE ? VF_METHOD_QLORA

@@ -171,6 +171,38 @@ static vf_status read_lora(json_t *lo, vf_run *r, vf_error *err)
 	return VF_OK;
 }
 
+/* Package versions: the framework's own "version" where the framework is
+ * a package with rules (TRL), and the library versions. The schema allows
+ * any text here (commit hashes, "(adapter rows: PR #694)"): what does not
+ * read as a version stays unknown rather than failing the row. */
+static const struct {
+	const char *key;
+	vf_package pkg;
+} version_keys[] = {
+	{"torch", VF_PKG_TORCH},
+	{"transformers", VF_PKG_TRANSFORMERS},
+	{"peft", VF_PKG_PEFT},
+	{"bitsandbytes", VF_PKG_BITSANDBYTES},
+};
+
+static void read_versions(json_t *fw, vf_run *r)
+{
+	if (!json_is_object(fw))
+		return;
+	for (size_t i = 0; i < VF_ARRAY_LEN(version_keys); i++) {
+		uint32_t v;
+		if (vf_version_parse(json_string_value(json_object_get(
+					     fw, version_keys[i].key)),
+				     &v))
+			r->versions[version_keys[i].pkg] = v;
+	}
+	uint32_t v;
+	if (r->framework == VF_FW_TRL &&
+	    vf_version_parse(json_string_value(json_object_get(fw, "version")),
+			     &v))
+		r->versions[VF_PKG_TRL] = v;
+}
+
 static vf_status read_run(json_t *o, vf_run *r, char *model, size_t msize,
 			  vf_error *err)
 {
@@ -196,6 +228,7 @@ static vf_status read_run(json_t *o, vf_run *r, char *model, size_t msize,
 	    (st = get_enum(fw, "name", parse_framework, &r->framework, NULL,
 			   err)))
 		return st;
+	read_versions(fw, r);
 	if ((st = get_enum(o, "method", parse_method, &r->method,
 			   unsupported_methods, err)) ||
 	    (st = get_enum(o, "precision", parse_precision, &r->precision,
@@ -315,6 +348,15 @@ static json_t *tristate(int8_t v)
 	return v < 0 ? json_null() : json_boolean(v);
 }
 
+static json_t *version_or_null(uint32_t v)
+{
+	char buf[32];
+	if (!v)
+		return json_null();
+	vf_version_format(v, buf, sizeof buf);
+	return json_string(buf);
+}
+
 static json_t *uint_or_null(uint32_t v)
 {
 	return v ? json_integer(v) : json_null();
@@ -409,10 +451,14 @@ void *vf_run_to_json_value(const vf_run *r, const char *model)
 	json_t *fw = json_object();
 	json_object_set_new(fw, "name",
 			    json_string(vf_framework_name(r->framework)));
-	const char *nulls[] = {"version", "torch", "transformers", "peft",
-			       "bitsandbytes"};
-	for (size_t i = 0; i < VF_ARRAY_LEN(nulls); i++)
-		json_object_set_new(fw, nulls[i], json_null());
+	json_object_set_new(fw, "version",
+			    version_or_null(r->framework == VF_FW_TRL
+						    ? r->versions[VF_PKG_TRL]
+						    : 0));
+	for (size_t i = 0; i < VF_ARRAY_LEN(version_keys); i++)
+		json_object_set_new(fw, version_keys[i].key,
+				    version_or_null(
+					    r->versions[version_keys[i].pkg]));
 	json_object_set_new(o, "framework", fw);
 	json_object_set_new(o, "phases",
 			    enum_or_null(vf_phases_name(r->phases), r->phases));
