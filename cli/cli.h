@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#define VF_CLI_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Exit statuses, as documented in vramfit(1). */
 enum {
 	EXIT_OK = 0,
@@ -69,6 +71,10 @@ typedef struct cli_run_spec {
  * below that. */
 extern const struct option cli_run_options[];
 extern const size_t cli_run_options_len;
+/* A command's getopt table: the run flags, then `own` (terminated by a
+ * zero entry), then the terminator, into `out` of `cap` entries. */
+void cli_run_options_with(struct option *out, size_t cap,
+			  const struct option *own);
 extern const char cli_run_help[];
 void cli_run_spec_init(cli_run_spec *spec);
 /* Handles one getopt result if it is a run flag (returns true); *status

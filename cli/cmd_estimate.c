@@ -105,17 +105,17 @@ static void print_table(const vf_model *m, const vf_estimate *e, bool explain)
 
 int cmd_estimate(int argc, char **argv)
 {
-	struct option opts[64];
-	size_t n = 0;
-	for (size_t i = 0; i < cli_run_options_len; i++)
-		opts[n++] = cli_run_options[i];
-	opts[n++] = (struct option){"json", no_argument, 0, O_JSON};
-	opts[n++] = (struct option){"explain", no_argument, 0, O_EXPLAIN};
-	opts[n++] = (struct option){"vram", required_argument, 0, O_BUDGET};
-	opts[n++] = (struct option){"gpu", required_argument, 0, O_BUDGET};
-	opts[n++] = (struct option){"safety-margin", required_argument, 0, O_BUDGET};
-	opts[n++] = (struct option){"help", no_argument, 0, O_HELP};
-	opts[n] = (struct option){0, 0, 0, 0};
+	static const struct option own[] = {
+		{"json", no_argument, 0, O_JSON},
+		{"explain", no_argument, 0, O_EXPLAIN},
+		{"vram", required_argument, 0, O_BUDGET},
+		{"gpu", required_argument, 0, O_BUDGET},
+		{"safety-margin", required_argument, 0, O_BUDGET},
+		{"help", no_argument, 0, O_HELP},
+		{0, 0, 0, 0},
+	};
+	struct option opts[80];
+	cli_run_options_with(opts, VF_CLI_LEN(opts), own);
 
 	cli_run_spec spec;
 	cli_run_spec_init(&spec);

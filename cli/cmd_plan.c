@@ -87,36 +87,31 @@ static int mixed_gpus(plan_args *a)
 
 static int parse(int argc, char **argv, plan_args *a)
 {
+	static const struct option own[] = {
+		{"json", no_argument, 0, O_JSON},
+		{"vram", required_argument, 0, O_BUDGET},
+		{"gpu", required_argument, 0, O_BUDGET},
+		{"safety-margin", required_argument, 0, O_BUDGET},
+		{"effective-batch", required_argument, 0, O_EFFECTIVE},
+		{"max-seq", required_argument, 0, O_MAX_SEQ},
+		{"min-seq", required_argument, 0, O_MIN_SEQ},
+		{"prefer", required_argument, 0, O_PREFER},
+		{"no-quant", no_argument, 0, O_NO_QUANT},
+		{"host-ram", required_argument, 0, O_HOST_RAM},
+		{"emit", required_argument, 0, O_EMIT},
+		{"force", no_argument, 0, O_FORCE},
+		{"dataset-samples", required_argument, 0, O_SAMPLES},
+		{"avg-tokens", required_argument, 0, O_AVG_TOKENS},
+		{"steps", required_argument, 0, O_STEPS},
+		{"help", no_argument, 0, O_HELP},
+		{0, 0, 0, 0},
+	};
 	struct option opts[80];
-	size_t n = 0;
+	cli_run_options_with(opts, VF_CLI_LEN(opts), own);
 	int gpus_opt = 0;
-	for (size_t i = 0; i < cli_run_options_len; i++) {
-		opts[n++] = cli_run_options[i];
+	for (size_t i = 0; i < cli_run_options_len; i++)
 		if (strcmp(cli_run_options[i].name, "gpus") == 0)
 			gpus_opt = cli_run_options[i].val;
-	}
-	static const struct { const char *name; int has_arg, val; } own[] = {
-		{"json", no_argument, O_JSON},
-		{"vram", required_argument, O_BUDGET},
-		{"gpu", required_argument, O_BUDGET},
-		{"safety-margin", required_argument, O_BUDGET},
-		{"effective-batch", required_argument, O_EFFECTIVE},
-		{"max-seq", required_argument, O_MAX_SEQ},
-		{"min-seq", required_argument, O_MIN_SEQ},
-		{"prefer", required_argument, O_PREFER},
-		{"no-quant", no_argument, O_NO_QUANT},
-		{"host-ram", required_argument, O_HOST_RAM},
-		{"emit", required_argument, O_EMIT},
-		{"force", no_argument, O_FORCE},
-		{"dataset-samples", required_argument, O_SAMPLES},
-		{"avg-tokens", required_argument, O_AVG_TOKENS},
-		{"steps", required_argument, O_STEPS},
-		{"help", no_argument, O_HELP},
-	};
-	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-		opts[n++] = (struct option){own[i].name, own[i].has_arg, 0,
-					    own[i].val};
-	opts[n] = (struct option){0, 0, 0, 0};
 
 	a->req.effective_batch = 16;
 	int c, index = 0, status;

@@ -140,20 +140,20 @@ static int apply(knob k, const char *value, uint32_t effective, vf_run *r,
 
 int cmd_sweep(int argc, char **argv)
 {
+	static const struct option own[] = {
+		{"json", no_argument, 0, O_JSON},
+		{"csv", no_argument, 0, O_CSV},
+		{"vary", required_argument, 0, O_VARY},
+		{"values", required_argument, 0, O_VALUES},
+		{"vram", required_argument, 0, O_BUDGET},
+		{"gpu", required_argument, 0, O_BUDGET},
+		{"safety-margin", required_argument, 0, O_BUDGET},
+		{"effective-batch", required_argument, 0, O_EFFECTIVE},
+		{"help", no_argument, 0, O_HELP},
+		{0, 0, 0, 0},
+	};
 	struct option opts[80];
-	size_t n = 0;
-	for (size_t i = 0; i < cli_run_options_len; i++)
-		opts[n++] = cli_run_options[i];
-	opts[n++] = (struct option){"json", no_argument, 0, O_JSON};
-	opts[n++] = (struct option){"csv", no_argument, 0, O_CSV};
-	opts[n++] = (struct option){"vary", required_argument, 0, O_VARY};
-	opts[n++] = (struct option){"values", required_argument, 0, O_VALUES};
-	opts[n++] = (struct option){"vram", required_argument, 0, O_BUDGET};
-	opts[n++] = (struct option){"gpu", required_argument, 0, O_BUDGET};
-	opts[n++] = (struct option){"safety-margin", required_argument, 0, O_BUDGET};
-	opts[n++] = (struct option){"effective-batch", required_argument, 0, O_EFFECTIVE};
-	opts[n++] = (struct option){"help", no_argument, 0, O_HELP};
-	opts[n] = (struct option){0, 0, 0, 0};
+	cli_run_options_with(opts, VF_CLI_LEN(opts), own);
 
 	cli_run_spec spec;
 	cli_run_spec_init(&spec);

@@ -2,6 +2,7 @@
  * run_flags.c - the flags that describe a model and a run, shared by
  * estimate, plan, sweep and check. One table: flag, argument, what it sets.
  */
+#include <assert.h>
 #include "cli.h"
 
 #include <getopt.h>
@@ -68,6 +69,19 @@ const struct option cli_run_options[] = {
 const size_t cli_run_options_len =
 	sizeof cli_run_options / sizeof cli_run_options[0];
 
+void cli_run_options_with(struct option *out, size_t cap,
+			  const struct option *own)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cli_run_options_len && n + 1 < cap; i++)
+		out[n++] = cli_run_options[i];
+	for (; own->name && n + 1 < cap; own++)
+		out[n++] = *own;
+	/* a table too small for its own flags is a programming error */
+	assert(!own->name);
+	out[n] = (struct option){0, 0, 0, 0};
+}
+
 const char cli_run_help[] =
 	"model:\n"
 	"  --model NAME|PATH      built-in name (vramfit models), config.json or folder\n"
@@ -112,13 +126,8 @@ void cli_run_spec_init(cli_run_spec *spec)
 
 void vf_strlcpy_cli(char *dst, const char *src, size_t size)
 {
-	if (!size)
-		return;
-	size_t n = strlen(src);
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	if (size)
+		snprintf(dst, size, "%s", src);
 }
 
 static bool enum_arg(const char *flag, const char *s, bool ok)
