@@ -198,6 +198,10 @@ int cmd_estimate(int argc, char **argv)
 			       vf_format_bytes(head, hr, sizeof hr));
 			if (bud.note[0])
 				printf("%s\n", bud.note);
+			if (!fits)
+				printf("`vramfit plan` with the same model and "
+				       "budget finds the fastest configuration "
+				       "that fits.\n");
 		}
 	}
 	return fits ? EXIT_OK : EXIT_DOES_NOT_FIT;
