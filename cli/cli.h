@@ -83,6 +83,10 @@ bool cli_run_flag(cli_run_spec *spec, int opt, const char *arg, int *status);
 /* Loads --run, applies flags over it, loads the model. */
 int cli_run_finish(cli_run_spec *spec);
 void vf_strlcpy_cli(char *dst, const char *src, size_t size);
+/* The host memory available now (MemAvailable of /proc/meminfo, else the
+ * physical memory); false when neither can be read. */
+bool cli_host_ram_available(uint64_t *bytes);
+
 /* --vram SIZE|auto minus the margin, per GPU; `note` says where an auto
  * budget came from. */
 int cli_vram_budget(const char *vram, uint64_t margin, uint64_t *budget,

@@ -36,7 +36,8 @@ static void help(void)
 	       "  --min-seq N            shortest acceptable (default max-seq / 4)\n"
 	       "  --prefer P             speed (default), context, quality\n"
 	       "  --no-quant             never quantize the base model\n"
-	       "  --host-ram SIZE        host memory for CPU offload (default: none)\n"
+	       "  --host-ram SIZE|auto|none  host memory for CPU offload (default auto:\n"
+	       "                         what the system has available now)\n"
 	       "  --dataset-samples N --avg-tokens N   time per epoch\n"
 	       "  --steps N              time for N optimizer steps\n"
 	       "  --emit FORMAT[:FILE]   hf, deepspeed, accelerate, axolotl, run,\n"
@@ -54,6 +55,8 @@ typedef struct plan_args {
 	cli_budget budget;
 	vf_plan_request req;
 	const char *gpu_kinds;
+	const char *host_ram;     /* --host-ram SIZE|auto|none; NULL: auto */
+	bool host_ram_detected;
 	bool json, force;
 	const char *emit[MAX_EMITS];
 	unsigned n_emit;
@@ -158,12 +161,9 @@ static int parse(int argc, char **argv, plan_args *a)
 				return cli_usage_error("--prefer: \"%s\" is not speed, "
 						       "context or quality", optarg);
 			break;
-		case O_HOST_RAM: {
-			vf_error err;
-			if (vf_parse_size(optarg, &a->req.host_ram_bytes, &err))
-				return cli_usage_error("--host-ram: %s", err.message);
+		case O_HOST_RAM:
+			a->host_ram = optarg;
 			break;
-		}
 		case O_EMIT: {
 			if (a->n_emit == MAX_EMITS)
 				return cli_usage_error("--emit: at most %d", MAX_EMITS);
@@ -268,8 +268,10 @@ static void print_option(const vf_model *m, const vf_plan_option *o,
 	       head >= 0 ? "headroom" : "short by",
 	       vf_format_bytes((uint64_t)(head >= 0 ? head : -head), h, sizeof h));
 	if (o->est.host_bytes)
-		printf("  host RAM for offload %s\n",
-		       vf_format_bytes(o->est.host_bytes, b1, sizeof b1));
+		printf("  host RAM for offload %s of %s%s\n",
+		       vf_format_bytes(o->est.host_bytes, b1, sizeof b1),
+		       vf_format_bytes(a->req.host_ram_bytes, b2, sizeof b2),
+		       a->host_ram_detected ? " available now" : " given");
 	human_time(o->speed.step_seconds, t, sizeof t);
 	printf("  speed (estimate)    %.0f tokens/s, %.2f samples/s, %s per step%s\n",
 	       o->speed.tokens_per_second, o->speed.samples_per_second, t,
@@ -321,6 +323,14 @@ static int print_json(const vf_model *m, const vf_plan *p, const plan_args *a,
 					      ? json_string(a->budget.spec.id)
 					      : json_null());
 	json_object_set_new(o, "budget_bytes", json_integer((json_int_t)a->req.budget_bytes));
+	json_object_set_new(o, "host_ram_bytes",
+			    a->req.host_ram_bytes
+				    ? json_integer((json_int_t)a->req.host_ram_bytes)
+				    : json_null());
+	json_object_set_new(o, "host_ram_source",
+			    json_string(a->host_ram_detected ? "detected"
+					: a->req.host_ram_bytes ? "given"
+								: "none"));
 	json_object_set_new(o, "safety_margin_bytes",
 			    json_integer((json_int_t)a->budget.margin_mib << 20));
 	json_object_set_new(o, "effective_batch", json_integer(p->effective_batch));
@@ -369,6 +379,25 @@ static int emit_all(const vf_model *m, const vf_plan *p, const plan_args *a)
 	return EXIT_OK;
 }
 
+/* --host-ram: a size, "none" (no offload), or "auto" (the default): the
+ * memory the system has available now, so that an offloaded plan does not
+ * swap. */
+static int host_ram(plan_args *a)
+{
+	const char *v = a->host_ram ? a->host_ram : "auto";
+	vf_error err;
+	if (strcmp(v, "none") == 0) {
+		a->req.host_ram_bytes = 0;
+	} else if (strcmp(v, "auto") == 0) {
+		/* not detectable: offload is not searched, as with none */
+		a->host_ram_detected =
+			cli_host_ram_available(&a->req.host_ram_bytes);
+	} else if (vf_parse_size(v, &a->req.host_ram_bytes, &err)) {
+		return cli_usage_error("--host-ram: %s", err.message);
+	}
+	return EXIT_OK;
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	plan_args a;
@@ -387,6 +416,9 @@ int cmd_plan(int argc, char **argv)
 	if (!a.budget.capacity)
 		return cli_usage_error("plan: give the memory per GPU (--vram 24, "
 				       "--vram auto or --gpu rtx3090)");
+
+	if ((status = host_ram(&a)))
+		return status;
 
 	a.req.base = a.spec.run;
 	if (a.budget.have_spec && !a.req.base.gpu_name[0])

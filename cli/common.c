@@ -140,3 +140,26 @@ int cli_load_model(const char *spec, vf_model *model)
 	}
 	return EXIT_OK;
 }
+
+bool cli_host_ram_available(uint64_t *bytes)
+{
+	/* MemAvailable counts reclaimable page cache: what a process can
+	 * take without swapping (proc(5)). */
+	FILE *f = fopen("/proc/meminfo", "r");
+	if (f) {
+		char line[256];
+		unsigned long long kib;
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
+				fclose(f);
+				*bytes = (uint64_t)kib * 1024u;
+				return kib > 0;
+			}
+		fclose(f);
+	}
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || size <= 0)
+		return false;
+	*bytes = (uint64_t)pages * (uint64_t)size;
+	return true;
+}

@@ -59,6 +59,7 @@ typedef struct ctx {
 	unsigned gb;         /* gradient bytes of trainable params */
 	unsigned ob;         /* bytes of the params the optimizer updates */
 	bool amp;            /* autocast over fp32 weights */
+	bool ds_master;      /* DeepSpeed 16-bit engine: fp32 master partition */
 	bool full;           /* every weight trainable */
 	bool adapters;
 	uint64_t shard;      /* GPUs sharing parameter shards */
@@ -483,14 +484,22 @@ static void setup(ctx *c)
 	bool zero = r->strategy == VF_STRATEGY_ZERO1 ||
 		    r->strategy == VF_STRATEGY_ZERO2 ||
 		    r->strategy == VF_STRATEGY_ZERO3;
-	if (zero && c->amp)
+	/* With bf16 or fp16 enabled, DeepSpeed casts the module to 16 bits
+	 * and its ZeRO optimizer keeps fp32 partitions of the master weights
+	 * (single_partition_of_fp32_groups) and the Adam states, whether the
+	 * model was loaded in fp32 or bf16; no torch autocast runs (HF and
+	 * accelerate leave mixed precision to the engine) [MM §7.1]. */
+	c->ds_master = zero && r->precision != VF_PRECISION_FP32;
+	if (c->ds_master) {
 		c->wb = 2;
+		c->amp = false;
+	}
 	c->gb = c->full ? c->wb : c->adb;
 	/* Optimizer states are shaped like the params the optimizer steps:
 	 * the fp32 master partition under DeepSpeed mixed precision (ZeRO's
 	 * K = 12: master 4 + Adam 8 bytes per param [MM §7.1]), else the
 	 * trainable params themselves (fp32 under autocast). */
-	c->ob = c->full ? (zero && c->amp ? 4 : c->wb) : c->adb;
+	c->ob = c->full ? (c->ds_master ? 4 : c->wb) : c->adb;
 	uint64_t n = r->n_gpus ? r->n_gpus : 1;
 	c->shard = sharded_params(r->strategy) ? n : 1;
 	c->grad_shard = (r->strategy == VF_STRATEGY_ZERO2 ||
@@ -555,10 +564,7 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 		opt_sum os = optimizer_states(&c);
 		states = vf_div_ceil(os.torch, c.opt_shard);
 		paged = vf_div_ceil(os.paged, c.opt_shard);
-		bool zero = r->strategy == VF_STRATEGY_ZERO1 ||
-			    r->strategy == VF_STRATEGY_ZERO2 ||
-			    r->strategy == VF_STRATEGY_ZERO3;
-		if (zero && c.full && c.amp)
+		if (c.ds_master && c.full)
 			/* fp32 master partition + fp32 grad partition at the
 			 * step [MM §7.1] */
 			master = vf_div_ceil(vf_mul(trainable, 8), c.opt_shard);

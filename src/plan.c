@@ -26,6 +26,8 @@ static const vf_offload offloads[] = {VF_OFFLOAD_NONE, VF_OFFLOAD_OPTIMIZER};
 
 #define MAX_MICRO 64
 #define TIE_PCT 3.0
+/* "just missed": within 512 MiB of the budget, half the default margin */
+#define JUST_MISSED_BYTES (512ull << 20)
 
 /* Higher is better quality: full > LoRA > QLoRA, fp32 master weights,
  * exact optimizer states, higher rank. Speed breaks ties. */
@@ -82,8 +84,10 @@ typedef struct search {
 	const vf_plan_request *req;
 	vf_plan *out;
 	vf_plan_option cand;      /* scratch: the configuration being tried */
-	vf_plan_option near_miss; /* the best one that did not fit */
+	vf_plan_option near_miss; /* the smallest peak that did not fit */
 	bool have_near_miss;
+	vf_plan_option just_missed; /* the best that missed by < a margin */
+	bool have_just_missed;
 	vf_error *err;
 } search;
 
@@ -144,14 +148,24 @@ static bool try_one(search *s, vf_run *run)
 	c->fits = c->est.peak_process <= s->req->budget_bytes;
 	c->headroom_bytes = (int64_t)s->req->budget_bytes -
 			    (int64_t)c->est.peak_process;
-	if (c->fits)
+	if (c->fits) {
 		offer(s);
-	else if (!s->have_near_miss ||
-		 better(c, &s->near_miss, s->req->prefer)) {
+		return true;
+	}
+	if (!s->have_near_miss ||
+	    c->est.peak_process < s->near_miss.est.peak_process) {
+		/* when nothing fits, show the one closest to fitting */
 		s->near_miss = *c;
 		s->have_near_miss = true;
 	}
-	return c->fits;
+	/* one that fits once the user gives up part of the safety margin */
+	if (c->headroom_bytes > -(int64_t)JUST_MISSED_BYTES &&
+	    (!s->have_just_missed ||
+	     better(c, &s->just_missed, s->req->prefer))) {
+		s->just_missed = *c;
+		s->have_just_missed = true;
+	}
+	return false;
 }
 
 /* The micro-batches that divide the per-GPU batch, ascending. */
@@ -322,13 +336,13 @@ vf_status vf_plan_search(const vf_model *m, const vf_plan_request *req,
 	for (unsigned i = 0; i < out->n_alternatives; i++)
 		describe(&out->alternatives[i], &out->chosen, req->prefer);
 	/* a faster configuration that just missed is worth showing */
-	if (s.have_near_miss &&
-	    s.near_miss.speed.tokens_per_second >
+	if (s.have_just_missed &&
+	    s.just_missed.speed.tokens_per_second >
 		    out->chosen.speed.tokens_per_second) {
 		unsigned i = out->n_alternatives < VF_PLAN_ALTERNATIVES
 				     ? out->n_alternatives++
 				     : VF_PLAN_ALTERNATIVES - 1;
-		out->alternatives[i] = s.near_miss;
+		out->alternatives[i] = s.just_missed;
 		describe(&out->alternatives[i], &out->chosen, req->prefer);
 	}
 	return VF_OK;

@@ -236,6 +236,20 @@ static void nothing_fits_and_bad_requests(void **state)
 	assert_int_equal(vf_plan_search(&m, &req, p, &err), VF_OK);
 	assert_false(p->found);
 	assert_false(p->chosen.fits);
+	/* the closest is the smallest peak of the space: no configuration
+	 * the search covers, e.g. batch 1 at the shortest length with every
+	 * layer checkpointed and a paged 8-bit optimizer, is smaller */
+	vf_run small = req.base;
+	small.precision = VF_PRECISION_BF16_TRUE;
+	small.optimizer = VF_OPTIM_PAGED_ADAMW_8BIT;
+	small.grad_ckpt = VF_CKPT_ON;
+	small.micro_batch = 1;
+	small.grad_accum = 16;
+	small.seq_len = req.min_seq;
+	vf_estimate e;
+	assert_int_equal(vf_estimate_run(&m, &small, &e, &err), VF_OK);
+	assert_true(p->chosen.est.peak_process <= e.peak_process);
+	assert_int_equal(p->chosen.est.run.seq_len, req.min_seq);
 	req.effective_batch = 0;
 	assert_int_equal(vf_plan_search(&m, &req, p, &err), VF_EINVAL);
 	req.effective_batch = 16;
