@@ -477,7 +477,7 @@ typedef struct vf_estimate {
 	uint64_t peak_allocated;  /* torch.cuda.max_memory_allocated */
 	uint64_t peak_reserved;   /* torch.cuda.max_memory_reserved */
 	uint64_t peak_process;    /* nvidia-smi, this process */
-	uint64_t host_bytes;      /* host RAM needed for CPU offload */
+	uint64_t host_bytes;      /* host RAM for CPU offload, all GPUs */
 	uint64_t tokens;          /* T = micro_batch * seq_len */
 	vf_term terms[VF_MAX_TERMS];
 	unsigned n_terms;

@@ -604,10 +604,13 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 	}
 	if (r->offload == VF_OFFLOAD_PARAMS ||
 	    r->offload == VF_OFFLOAD_OPTIMIZER_PARAMS) {
-		host = vf_add(host, vf_mul(m->params.total, c.wb));
+		/* each rank offloads its shard (all of it unsharded) */
+		host = vf_add(host, vf_div_ceil(vf_mul(m->params.total, c.wb),
+						c.shard));
 		w = 0;
 	}
-	e->host_bytes = host;
+	/* Per rank above; the ranks of a run share one host's RAM. */
+	e->host_bytes = vf_mul(host, r->n_gpus ? r->n_gpus : 1);
 
 	unsigned ws_handles = CUBLAS_HANDLES;
 	bool sm90 = strncmp(r->gpu_name, "h100", 4) == 0 ||
