@@ -913,8 +913,15 @@ typedef struct vf_source_opts {
 	/* NULL: $HF_TOKEN, else the token file (docs/models.md). Sent only as
 	 * an Authorization header, never printed or put in a vf_error. */
 	const char *token;
-	long timeout_s;           /* per request; 0: $VF_HUB_TIMEOUT, else 30 */
-	unsigned retries;         /* extra tries on 5xx/network; 0: 3 */
+	long timeout_s;           /* per request; 0: $VRAMFIT_HTTP_TIMEOUT,
+				   * else 30 */
+	/* extra tries on 5xx/network; 0: $VRAMFIT_HTTP_RETRIES, else 3 */
+	unsigned retries;
+	/* NULL: the Hugging Face hub cache of the environment (HF_HUB_CACHE,
+	 * HF_HOME/hub, ~/.cache/huggingface/hub) and vramfit's header cache
+	 * ($XDG_CACHE_HOME/vramfit, ~/.cache/vramfit). */
+	const char *hf_cache;
+	const char *cache_dir;
 	/* Called with a short line ("fetching org/name: config.json") while a
 	 * fetch has taken more than a second, then with NULL when it ends. */
 	void (*progress)(const char *line, void *payload);
@@ -967,12 +974,8 @@ typedef struct vf_source_info {
  * VF_EINVAL (a malformed config or header), VF_EUNSUPPORTED (model_type
  * unknown and no headers to fall back on).
  */
-/* NOT YET IMPLEMENTED (issue 6 in progress): the declaration below is the
- * planned contract and is kept out of the compiled API until
- * src/model_source.c lands.
 vf_status vf_model_resolve(const char *spec, const vf_source_opts *opts,
 			   vf_model *out, vf_source_info *info, vf_error *err);
- */
 
 /* ---- end of model sources ---- */
 

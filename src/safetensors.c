@@ -179,6 +179,18 @@ static void note_shape(vf_st_shapes *s, const char *name, const uint64_t *dims,
 
 #define ST_MAX_DIMS 8
 
+/* Non-parameter buffers some exporters saved: RoPE's inv_freq (older
+ * Llama conversions) and GPT-2's causal mask attn.bias / attn.masked_bias
+ * ([1, 1, n, n], a registered buffer of GPT2Attention). Counting them would
+ * make the headers disagree with every config. */
+static bool is_buffer(const char *name, size_t n_dims)
+{
+	if (ends_with(name, ".rotary_emb.inv_freq") ||
+	    ends_with(name, ".attn.masked_bias"))
+		return true;
+	return n_dims == 4 && ends_with(name, ".attn.bias");
+}
+
 static vf_status read_tensor(vf_st_summary *sum, const char *name, json_t *t,
 			     uint64_t data_size, const char *where,
 			     vf_error *err)
@@ -233,6 +245,10 @@ static vf_status read_tensor(vf_st_summary *sum, const char *name, json_t *t,
 		return vf_fail(err, VF_EPARSE, "%s: tensor \"%.80s\" ends past "
 			       "the end of the file", where, name);
 
+	if (is_buffer(name, n_dims)) {
+		sum->buffers++;
+		return VF_OK;
+	}
 	sum->tensors++;
 	sum->elements = vf_add(sum->elements, elems);
 	sum->bytes = vf_add(sum->bytes, bytes);

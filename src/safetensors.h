@@ -36,6 +36,9 @@ typedef struct vf_st_summary {
 	vf_dtype_count dtypes[VF_SOURCE_MAX_DTYPES];
 	unsigned n_dtypes;
 	unsigned marks;              /* VF_ST_MARK_* */
+	/* Buffers saved beside the parameters (rotary inv_freq, GPT-2's
+	 * causal mask): not counted in tensors/elements/bytes. */
+	uint64_t buffers;
 	vf_st_shapes shapes;
 } vf_st_summary;
 
