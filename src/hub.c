@@ -30,6 +30,7 @@
 #define HUB_DEFAULT_RETRIES 3
 #define HUB_DEFAULT_BACKOFF_MS 250
 #define HUB_PROGRESS_AFTER_S 1.0
+#define TRIES(n) ((n) == 1 ? "try" : "tries")
 
 static long env_long(const char *name, long min, long max, long dflt)
 {
@@ -260,6 +261,12 @@ static vf_status http_error(const vf_hub *hub, const vf_hub_body *b,
 		return vf_fail(err, VF_ENOTFOUND,
 			       "%s: no such repository on %s", repo,
 			       hub->endpoint);
+	if (strcmp(code, "RepoNotFound") == 0)
+		/* The Hub answers 401 for a repo it will not admit exists. */
+		return vf_fail(err, VF_ENOTFOUND,
+			       "%s: no such repository on %s, or it is private "
+			       "or gated (no token given: set HF_TOKEN or run "
+			       "`huggingface-cli login`)", repo, hub->endpoint);
 	if (b->status == 401 || b->status == 403) {
 		if (!token)
 			return vf_fail(err, VF_EAUTH,
@@ -278,7 +285,7 @@ static vf_status http_error(const vf_hub *hub, const vf_hub_body *b,
 			       "from %s)", repo, revision, file, url);
 	if (b->status >= 500 || b->status == 429)
 		return vf_fail(err, VF_ENET, "%s: server error HTTP %ld after %u "
-			       "tries (%s)", repo, b->status, tries, url);
+			       "%s (%s)", repo, b->status, tries, TRIES(tries), url);
 	return vf_fail(err, VF_ENET, "%s: unexpected HTTP %ld from %s", repo,
 		       b->status, url);
 }
@@ -383,11 +390,12 @@ vf_status vf_hub_get(const vf_hub *hub, const char *repo, const char *revision,
 			     repo, max_len, url);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
 		st = vf_fail(err, VF_ENET, "%s: no answer within %ld s from %s "
-			     "after %u tries (VRAMFIT_HTTP_TIMEOUT sets the "
-			     "limit)", repo, hub->timeout_s, url, tries);
+			     "after %u %s (VRAMFIT_HTTP_TIMEOUT sets the "
+			     "limit)", repo, hub->timeout_s, url, tries,
+			     TRIES(tries));
 	else if (rc != CURLE_OK)
-		st = vf_fail(err, VF_ENET, "%s: cannot reach %s after %u tries: "
-			     "%s", repo, hub->endpoint, tries,
+		st = vf_fail(err, VF_ENET, "%s: cannot reach %s after %u %s: "
+			     "%s", repo, hub->endpoint, tries, TRIES(tries),
 			     curl_msg[0] ? curl_msg : curl_easy_strerror(rc));
 	else if (out->status != 200 && out->status != 206)
 		st = http_error(hub, out, repo, revision, file, url, tries, err);
