@@ -671,10 +671,12 @@ static vf_status resolve_id(ctx *c, const char *spec, vf_model *out,
 /* Looks like a path the user meant: then "no such file" is the error. */
 static bool path_like(const char *s)
 {
-	size_t n = strlen(s);
+	const char *at = strchr(s, '@');
+	size_t n = at ? (size_t)(at - s) : strlen(s);
+	const char *slash = memchr(s, '/', n);
 	return s[0] == '/' || s[0] == '.' || s[0] == '~' ||
-	       (n > 5 && strcmp(s + n - 5, ".json") == 0) ||
-	       strchr(s, '/') != strrchr(s, '/');
+	       (n > 5 && strncmp(s + n - 5, ".json", 5) == 0) ||
+	       (slash && memchr(slash + 1, '/', n - (size_t)(slash + 1 - s)));
 }
 
 vf_status vf_model_resolve(const char *spec, const vf_source_opts *opts,
