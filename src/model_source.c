@@ -167,6 +167,11 @@ static vf_status add_hub_shard(ctx *c, const vf_repo_id *id,
 	return st;
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 /* The shard names of a folder: its index, else every *.safetensors. */
 static vf_status folder_shards(const char *dir, vf_st_name **shards,
 			       size_t *n, vf_error *err)
@@ -210,8 +215,8 @@ static vf_status folder_shards(const char *dir, vf_st_name **shards,
 	}
 	closedir(d);
 	/* readdir order is arbitrary; sums are not, but keep it stable */
-	qsort(*shards, *n, sizeof **shards,
-	      (int (*)(const void *, const void *))strcmp);
+	if (*n > 1)
+		qsort(*shards, *n, sizeof **shards, by_name);
 	return VF_OK;
 }
 
