@@ -113,6 +113,7 @@ def build_repos():
     repos["test-org/broken"] = dict(repos["test-org/tiny-llama"])
     repos["test-org/stall"] = dict(repos["test-org/tiny-llama"])
     repos["test-org/norange"] = dict(repos["test-org/tiny-llama"])
+    repos["test-org/slow"] = dict(repos["test-org/tiny-llama"])
     repos["test-org/no-safetensors"] = {"config.json": cfg,
                                         "pytorch_model.bin": b"\0" * 64}
     full = safetensors(llama_tensors())
@@ -191,6 +192,8 @@ class Hub(BaseHTTPRequestHandler):
             return self.fail(500, "InternalError")
         if repo == "test-org/stall":
             time.sleep(5)
+        if repo == "test-org/slow" and name == "config.json":
+            time.sleep(1.6)  # long enough for the progress line
         if rev not in REVISIONS:
             return self.fail(404, "RevisionNotFound")
         files = REPOS[repo]

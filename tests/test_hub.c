@@ -415,6 +415,51 @@ static void quantized_and_no_range(void **state)
 	free((char *)o.cache_dir);
 }
 
+typedef struct progress_log {
+	unsigned lines, ends;
+	bool named;               /* a line named the repo and file */
+	bool ended_last;
+} progress_log;
+
+static void on_progress(const char *line, void *payload)
+{
+	progress_log *p = payload;
+	if (line) {
+		p->lines++;
+		p->named |= strstr(line, "test-org/slow: config.json") != NULL;
+		p->ended_last = false;
+	} else {
+		p->ends++;
+		p->ended_last = true;
+	}
+}
+
+/* A fetch of more than a second reports progress, then clears it; a quick
+ * one says nothing. */
+static void progress_while_slow(void **state)
+{
+	(void)state;
+	caches c = fresh();
+	vf_source_opts o = opts_for(&c);
+	progress_log log = {0};
+	o.progress = on_progress;
+	o.payload = &log;
+	vf_model m;
+	vf_error err;
+	assert_int_equal(vf_model_resolve("test-org/slow", &o, &m, NULL, &err),
+			 VF_OK);
+	assert_true(log.lines >= 1);
+	assert_true(log.named);
+	assert_int_equal(log.ends, 1);
+	assert_true(log.ended_last);
+	progress_log quick = {0};
+	o.payload = &quick;
+	assert_int_equal(vf_model_resolve("test-org/tiny-llama", &o, &m, NULL,
+					  &err), VF_OK);
+	assert_int_equal(quick.lines + quick.ends, 0);
+	free((char *)o.cache_dir);
+}
+
 static bool leaks(const cli_result *r, const char *secret)
 {
 	return strstr(r->out, secret) || strstr(r->err, secret);
@@ -477,6 +522,7 @@ int main(void)
 		cmocka_unit_test(stalled_server_times_out),
 		cmocka_unit_test(broken_headers),
 		cmocka_unit_test(quantized_and_no_range),
+		cmocka_unit_test(progress_while_slow),
 		cmocka_unit_test(cli_and_token),
 	};
 	return cmocka_run_group_tests(tests, start_server, stop_server);
