@@ -75,7 +75,7 @@ static void add_dtype(vf_st_summary *sum, const char *dtype, uint64_t elems,
 			break;
 	if (i == sum->n_dtypes) {
 		if (i == VF_SOURCE_MAX_DTYPES)
-			return; /* there are only 20 dtypes; cannot happen */
+			return; /* a 17th distinct dtype: in the totals only */
 		vf_strlcpy(sum->dtypes[i].dtype, dtype, sizeof sum->dtypes[i].dtype);
 		sum->n_dtypes++;
 	}
