@@ -38,6 +38,7 @@ typedef struct ctx {
 	vf_st_summary sum;
 	bool headers_from_vf_cache;
 	bool fetched;
+	char name[128];           /* a folder's model name */
 } ctx;
 
 static void warn(ctx *c, const char *fmt, ...) VF_PRINTF(2, 3);
@@ -328,7 +329,10 @@ static vf_status combine(ctx *c, vf_model *out, const char *name,
 			 vf_error *err)
 {
 	vf_source_info *info = c->info;
-	vf_status st = vf_model_from_config_json(out, name, text, len, err);
+	/* A local file: errors name its path and the model is named by its
+	 * _name_or_path, as for a config.json given directly. */
+	vf_status st = name ? vf_model_from_config_json(out, name, text, len, err)
+			    : vf_model_from_config_file(out, where, err);
 	json_t *root = json_loadb(text, len, 0, NULL);
 	vf_st_summary *s = &c->sum;
 	if (st == VF_EUNSUPPORTED && root && info->n_shards) {
@@ -336,7 +340,7 @@ static vf_status combine(ctx *c, vf_model *out, const char *name,
 		vf_error e2;
 		vf_status s2 = arch_from_shapes(c, root, &a, where, &e2);
 		if (s2 == VF_OK)
-			s2 = vf_model_init(out, name ? name : where, &a, &e2);
+			s2 = vf_model_init(out, name ? name : c->name, &a, &e2);
 		if (s2 == VF_OK) {
 			info->arch_from_headers = true;
 			warn(c, "%s: model_type \"%s\" is not in vramfit's table; "
@@ -424,7 +428,7 @@ static void name_of(const char *text, size_t len, const char *fallback,
 static vf_status resolve_folder(ctx *c, const char *dir, vf_model *out,
 				vf_error *err)
 {
-	char path[VF_PATH_MAX], name[128];
+	char path[VF_PATH_MAX];
 	vf_status st = vf_path_join(path, sizeof path, err, dir, "config.json",
 				    NULL);
 	if (st)
@@ -450,8 +454,8 @@ static vf_status resolve_folder(ctx *c, const char *dir, vf_model *out,
 	size_t len;
 	if ((st = read_text(path, &text, &len, err)))
 		return st;
-	name_of(text, len, dir, name, sizeof name);
-	st = combine(c, out, name, path, text, len, err);
+	name_of(text, len, dir, c->name, sizeof c->name);
+	st = combine(c, out, NULL, path, text, len, err);
 	free(text);
 	return st;
 }
