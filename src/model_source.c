@@ -462,33 +462,34 @@ static vf_status resolve_folder(ctx *c, const char *dir, vf_model *out,
 
 /* ---- Hub ids ----------------------------------------------------------- */
 
-/* The shards of a repo whose config is in `snap` (or was fetched): the
- * index in the snapshot, else fetched, else model.safetensors alone.
+/* The shards of a repo whose config is in `snap` (NULL: nothing on disk,
+ * nothing to write): the index in the snapshot, else fetched, else
+ * model.safetensors alone.
  * *n == 0 with VF_OK: none could be found (offline) or the repo has no
  * safetensors. */
 static vf_status hub_shards(ctx *c, const vf_repo_id *id, const char *commit,
 			    const char *snap, vf_st_name **shards, size_t *n,
 			    vf_error *err)
 {
-	char path[VF_PATH_MAX];
-	vf_status st = vf_path_join(path, sizeof path, err, snap, INDEX_NAME,
-				    NULL);
-	if (st)
+	char path[VF_PATH_MAX] = "";
+	vf_status st;
+	if (snap && (st = vf_path_join(path, sizeof path, err, snap, INDEX_NAME,
+				       NULL)))
 		return st;
 	*shards = NULL;
 	*n = 0;
 	char *text = NULL;
 	size_t len = 0;
-	if (exists(path, false)) {
+	if (snap && exists(path, false)) {
 		if ((st = vf_read_file(path, &text, &len, INDEX_MAX, err)))
 			return st;
 	} else {
-		char single[VF_PATH_MAX];
-		if ((st = vf_path_join(single, sizeof single, err, snap,
-				       SINGLE_NAME, NULL)))
+		char single[VF_PATH_MAX] = "";
+		if (snap && (st = vf_path_join(single, sizeof single, err, snap,
+					       SINGLE_NAME, NULL)))
 			return st;
 		char hdr[VF_PATH_MAX];
-		bool have_single = exists(single, false) ||
+		bool have_single = (snap && exists(single, false)) ||
 			(!header_cache_path(c, id, commit, SINGLE_NAME, hdr,
 					    sizeof hdr, NULL) &&
 			 exists(hdr, false));
@@ -503,7 +504,8 @@ static vf_status hub_shards(ctx *c, const vf_repo_id *id, const char *commit,
 				text = b.data;
 				len = b.len;
 				vf_error werr;
-				if (vf_write_file_atomic(path, text, len, &werr))
+				if (snap && vf_write_file_atomic(path, text, len,
+								 &werr))
 					warn(c, "not cached: %s", werr.message);
 			}
 		}
@@ -627,7 +629,7 @@ static vf_status from_hub(ctx *c, const vf_repo_id *id, vf_model *out,
 	}
 	if (!cached) {
 		/* nothing on disk to read back: headers straight from the Hub */
-		st = hub_headers(c, id, commit, "/nonexistent", err);
+		st = hub_headers(c, id, commit, NULL, err);
 		if (!st)
 			st = combine(c, out, id->repo, id->repo, b.data, b.len,
 				     err);

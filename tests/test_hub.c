@@ -251,6 +251,32 @@ static void sharded_disagrees(void **state)
 	free((char *)o.cache_dir);
 }
 
+/* A cache that cannot be written: the model still resolves, said so. */
+static void unwritable_cache(void **state)
+{
+	(void)state;
+	caches c = fresh();
+	char file[300];
+	snprintf(file, sizeof file, "%.256s/a-file", base);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(c.hf, sizeof c.hf, "%s/hf", file); /* under a regular file */
+	vf_source_opts o = opts_for(&c);
+	vf_model m;
+	vf_source_info info;
+	vf_error err;
+	assert_int_equal(vf_model_resolve("test-org/sharded", &o, &m, &info,
+					  &err), VF_OK);
+	assert_int_equal(m.params.total, TINY_PARAMS + 16);
+	assert_int_equal(info.n_shards, 2);
+	bool said = false;
+	for (unsigned i = 0; i < info.n_warnings; i++)
+		said |= strstr(info.warnings[i], "not cached") != NULL;
+	assert_true(said);
+	free((char *)o.cache_dir);
+}
+
 static void gated(void **state)
 {
 	(void)state;
@@ -516,6 +542,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fetch_and_cache),
 		cmocka_unit_test(sharded_disagrees),
+		cmocka_unit_test(unwritable_cache),
 		cmocka_unit_test(gated),
 		cmocka_unit_test(not_found),
 		cmocka_unit_test(retries),
