@@ -965,14 +965,19 @@ typedef struct vf_source_info {
 
 /*
  * Resolves `spec` into a model, in this order: an existing path (a
- * config.json file or a model folder); a built-in name (without
- * @revision); a Hub id org/name[@revision] from the Hugging Face cache,
- * vramfit's cache, then the Hub (unless offline). `opts` and `info` may be
- * NULL. Fails with VF_ENOTFOUND (unknown name, repo, revision or file),
- * VF_EAUTH (gated or private repo; the message says how to give a token),
- * VF_ENET (network down, timeout, server error after retries), VF_EPARSE /
- * VF_EINVAL (a malformed config or header), VF_EUNSUPPORTED (model_type
- * unknown and no headers to fall back on).
+ * config.json file, or a model folder with its safetensors headers); a
+ * built-in name (without @revision); a Hub id org/name[@revision] whose
+ * config.json is in the Hugging Face cache (headers from the snapshot, else
+ * vramfit's header cache, else fetched); else, unless offline, the Hub,
+ * caching what it fetched. `opts` and `info` may be NULL; `info` says where
+ * the model came from and what the headers hold, and its warnings are the
+ * notes to show (headers against config, a pre-quantized checkpoint).
+ * Fails with VF_ENOTFOUND (unknown name, repo, revision or file; not cached
+ * while offline), VF_EAUTH (gated or private repo; the message says how to
+ * give a token), VF_ENET (network down, timeout, server error after
+ * retries), VF_EPARSE / VF_EINVAL (a malformed config, header or Hub id),
+ * VF_EUNSUPPORTED (model_type unknown and no headers to fall back on).
+ * Never downloads weights; the token never appears in `err` or `info`.
  */
 vf_status vf_model_resolve(const char *spec, const vf_source_opts *opts,
 			   vf_model *out, vf_source_info *info, vf_error *err);
