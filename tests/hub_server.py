@@ -147,6 +147,14 @@ class Hub(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def handle(self):
+        # libcurl closes kept-alive connections and aborts bodies it does
+        # not want: not errors of the server.
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+
     def fail(self, status, code):
         body = json.dumps({"error": code}).encode()
         self.send_response(status)
@@ -220,15 +228,16 @@ class Hub(BaseHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range",
                              "bytes %d-%d/%d" % (a, a + len(data) - 1, total))
+        # Counted before sending: once the client has it, a /__stats it
+        # asks next must include it.
+        if name.endswith(".safetensors"):
+            with LOCK:
+                STATS["safetensors_bytes"] += len(data)
         self.end_headers()
         try:
             self.wfile.write(data)
-            if name.endswith(".safetensors"):
-                with LOCK:
-                    STATS["safetensors_bytes"] += len(data)
         except (BrokenPipeError, ConnectionResetError):
-            # the client stopped reading: count only what it asked for
-            pass
+            pass  # the client stopped reading (a server ignoring Range)
 
 
 def main():

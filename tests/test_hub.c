@@ -93,6 +93,7 @@ static int stop_server(void **state)
  * CLI runs. */
 typedef struct caches {
 	char hf[400], vf[400];
+	char vramfit[420];        /* vf/vramfit, what opts.cache_dir names */
 } caches;
 
 static caches fresh(void)
@@ -111,14 +112,14 @@ static caches fresh(void)
 	return c;
 }
 
-static vf_source_opts opts_for(const caches *c)
+/* Options naming the caches of `c`, which must outlive them. */
+static vf_source_opts opts_for(caches *c)
 {
 	vf_source_opts o;
 	vf_source_opts_init(&o);
 	o.hf_cache = c->hf;
-	char *vf = malloc(sizeof c->vf + 16);
-	snprintf(vf, sizeof c->vf + 16, "%s/vramfit", c->vf);
-	o.cache_dir = vf; /* freed with the test process */
+	snprintf(c->vramfit, sizeof c->vramfit, "%s/vramfit", c->vf);
+	o.cache_dir = c->vramfit;
 	return o;
 }
 
@@ -224,7 +225,6 @@ static void fetch_and_cache(void **state)
 	assert_int_equal(vf_model_resolve("test-org/sharded", &o, &m, &info,
 					  &err), VF_ENOTFOUND);
 	assert_non_null(strstr(err.message, "offline"));
-	free((char *)o.cache_dir);
 }
 
 /* Two shards named by the index, 16 parameters more than the config. */
@@ -248,7 +248,6 @@ static void sharded_disagrees(void **state)
 	snprintf(p, sizeof p, "%s/models--test-org--sharded/snapshots/%s/"
 		 "model.safetensors.index.json", c.hf, COMMIT);
 	assert_true(is_file(p));
-	free((char *)o.cache_dir);
 }
 
 /* A cache that cannot be written: the model still resolves, said so. */
@@ -274,7 +273,6 @@ static void unwritable_cache(void **state)
 	for (unsigned i = 0; i < info.n_warnings; i++)
 		said |= strstr(info.warnings[i], "not cached") != NULL;
 	assert_true(said);
-	free((char *)o.cache_dir);
 }
 
 static void gated(void **state)
@@ -319,8 +317,6 @@ static void gated(void **state)
 	assert_int_equal(vf_model_resolve("test-org/gated", &o2, &m, NULL, &err),
 			 VF_OK);
 	unsetenv("HF_HOME");
-	free((char *)o.cache_dir);
-	free((char *)o2.cache_dir);
 }
 
 static void not_found(void **state)
@@ -343,7 +339,6 @@ static void not_found(void **state)
 	assert_int_equal(info.n_shards, 0);
 	assert_int_equal(m.params.total, TINY_PARAMS);
 	assert_non_null(strstr(info.warnings[0], "no safetensors"));
-	free((char *)o.cache_dir);
 }
 
 static void retries(void **state)
@@ -368,7 +363,6 @@ static void retries(void **state)
 	assert_int_equal(vf_model_resolve("test-org/tiny-llama", &o, &m, NULL,
 					  &err), VF_ENET);
 	assert_non_null(strstr(err.message, "cannot reach"));
-	free((char *)o.cache_dir);
 }
 
 static void stalled_server_times_out(void **state)
@@ -388,7 +382,6 @@ static void stalled_server_times_out(void **state)
 	unsetenv("VRAMFIT_HTTP_RETRIES");
 	assert_non_null(strstr(err.message, "no answer within 1 s"));
 	assert_true(t1.tv_sec - t0.tv_sec < 4);
-	free((char *)o.cache_dir);
 }
 
 static void broken_headers(void **state)
@@ -415,7 +408,6 @@ static void broken_headers(void **state)
 				 vf_status_name(st), err.message);
 		/* the 10 GB claim was refused before asking for it */
 		assert_true(stat_of("safetensors_bytes") - bytes0 < 4096);
-		free((char *)o.cache_dir);
 	}
 }
 
@@ -438,7 +430,6 @@ static void quantized_and_no_range(void **state)
 	assert_int_equal(vf_model_resolve("test-org/norange", &o, &m, &info,
 					  &err), VF_OK);
 	assert_int_equal(m.params.total, TINY_PARAMS);
-	free((char *)o.cache_dir);
 }
 
 typedef struct progress_log {
@@ -483,7 +474,6 @@ static void progress_while_slow(void **state)
 	assert_int_equal(vf_model_resolve("test-org/tiny-llama", &o, &m, NULL,
 					  &err), VF_OK);
 	assert_int_equal(quick.lines + quick.ends, 0);
-	free((char *)o.cache_dir);
 }
 
 static bool leaks(const cli_result *r, const char *secret)
