@@ -47,6 +47,10 @@ char *cli_group_digits(uint64_t v, char *buf, size_t size);
 
 /* Loads a model by built-in name or config.json path (see --model). */
 int cli_load_model(const char *spec, vf_model *model);
+/* The same through vf_model_resolve, cache only when `offline`: notes
+ * (headers disagree, a quantized checkpoint) go to stderr, and a progress
+ * line while a fetch is slow when stderr is a terminal. */
+int cli_load_model_from(const char *spec, bool offline, vf_model *model);
 
 /* GPU commands (gpu_common.c): an NVML failure with the --vram hint, MiB
  * as nvidia-smi shows them, the predicted peak of an --expect file. */
@@ -65,6 +69,7 @@ typedef struct cli_run_spec {
 	vf_run run;               /* knobs given (unset = default) */
 	vf_model model_value;     /* filled by cli_run_finish */
 	char model_buf[128];
+	bool offline;             /* --offline */
 } cli_run_spec;
 
 /* Their getopt values start at 1000: a command numbers its own options

@@ -102,8 +102,8 @@ static int fill_values(knob k, const char *values, const cli_run_spec *spec,
 }
 
 /* Applies one value of the knob to a copy of the run (and model). */
-static int apply(knob k, const char *value, uint32_t effective, vf_run *r,
-		 vf_model *m)
+static int apply(knob k, const char *value, uint32_t effective, bool offline,
+		 vf_run *r, vf_model *m)
 {
 	uint32_t u;
 	char flag[16];
@@ -132,7 +132,7 @@ static int apply(knob k, const char *value, uint32_t effective, vf_run *r,
 		r->grad_accum = effective / u;
 		return EXIT_OK;
 	case K_MODEL:
-		return cli_load_model(value, m);
+		return cli_load_model_from(value, offline, m);
 	default:
 		return EXIT_USAGE;
 	}
@@ -225,7 +225,8 @@ int cmd_sweep(int argc, char **argv)
 		vf_run r = spec.run;
 		p->model = spec.model_value;
 		vf_strlcpy_cli(p->value, names[i], sizeof p->value);
-		if ((status = apply(k, names[i], effective, &r, &p->model)))
+		if ((status = apply(k, names[i], effective, spec.offline, &r,
+				     &p->model)))
 			break;
 		vf_error err;
 		if (vf_estimate_run(&p->model, &r, &p->est, &err)) {

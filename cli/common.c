@@ -118,26 +118,33 @@ char *cli_group_digits(uint64_t v, char *buf, size_t size)
 	return buf;
 }
 
-int cli_load_model(const char *spec, vf_model *model)
+/* The fetch progress line, redrawn in place; NULL clears it. */
+static void show_progress(const char *line, void *payload)
+{
+	(void)payload;
+	if (line)
+		fprintf(stderr, "\rvramfit: %.200s\033[K", line);
+	else
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+int cli_load_model_from(const char *spec, bool offline, vf_model *model)
 {
 	vf_error err;
-	struct stat sb;
-	vf_status st;
-	if (stat(spec, &sb) == 0) {
-		if (S_ISDIR(sb.st_mode)) {
-			char path[4096];
-			snprintf(path, sizeof path, "%s/config.json", spec);
-			st = vf_model_from_config_file(model, path, &err);
-		} else {
-			st = vf_model_from_config_file(model, spec, &err);
-		}
-	} else {
-		st = vf_builtin_model(model, spec, &err);
-	}
+	vf_source_opts opts;
+	vf_source_info info;
+	vf_source_opts_init(&opts);
+	opts.offline = offline;
+	if (isatty(fileno(stderr)))
+		opts.progress = show_progress;
+	vf_status st = vf_model_resolve(spec, &opts, model, &info, &err);
 	if (st) {
 		fprintf(stderr, "vramfit: --model: %s\n", err.message);
 		return cli_exit_for(st);
 	}
+	for (unsigned i = 0; i < info.n_warnings; i++)
+		fprintf(stderr, "vramfit: note: %s\n", info.warnings[i]);
 	return EXIT_OK;
 }
 
@@ -162,4 +169,9 @@ bool cli_host_ram_available(uint64_t *bytes)
 		return false;
 	*bytes = (uint64_t)pages * (uint64_t)size;
 	return true;
+}
+
+int cli_load_model(const char *spec, vf_model *model)
+{
+	return cli_load_model_from(spec, false, model);
 }

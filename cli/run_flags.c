@@ -17,12 +17,13 @@ enum {
 	F_FRAMEWORK, F_BUCKET, F_PACKING, F_COMPILE, F_ACT_OFFLOAD, F_PHASES,
 	F_HIDDEN, F_LAYERS, F_HEADS, F_KV_HEADS, F_VOCAB, F_INTER, F_HEAD_DIM,
 	F_TIED, F_MLP, F_NORM, F_EXPERTS, F_EXPERTS_TOPK, F_EXPERT_INTER,
-	F_VERSIONS,
+	F_VERSIONS, F_OFFLINE,
 };
 
 const struct option cli_run_options[] = {
 	{"model", required_argument, 0, F_MODEL},
 	{"run", required_argument, 0, F_RUN},
+	{"offline", no_argument, 0, F_OFFLINE},
 	{"method", required_argument, 0, F_METHOD},
 	{"precision", required_argument, 0, F_PRECISION},
 	{"quant", required_argument, 0, F_QUANT},
@@ -84,7 +85,10 @@ void cli_run_options_with(struct option *out, size_t cap,
 
 const char cli_run_help[] =
 	"model:\n"
-	"  --model NAME|PATH      built-in name (vramfit models), config.json or folder\n"
+	"  --model NAME|PATH|ORG/NAME[@REV]\n"
+	"                         built-in name (vramfit models), config.json, model\n"
+	"                         folder, or a Hub id (HF cache, then the Hub)\n"
+	"  --offline              Hub ids from the cache only (as HF_HUB_OFFLINE=1)\n"
 	"  --hidden N --layers N --heads N [--kv-heads N] --vocab N\n"
 	"  [--intermediate N] [--head-dim N] [--tied] [--mlp gated|plain]\n"
 	"  [--norm rms|layer] [--experts N --experts-per-token K\n"
@@ -155,6 +159,7 @@ bool cli_run_flag(cli_run_spec *spec, int opt, const char *arg, int *status)
 	switch (opt) {
 	case F_MODEL: spec->model = arg; break;
 	case F_RUN: spec->run_file = arg; break;
+	case F_OFFLINE: spec->offline = true; break;
 	case F_METHOD: ok = enum_arg("--method", arg, vf_method_from_name(arg, &r->method)); break;
 	case F_PRECISION: ok = enum_arg("--precision", arg, vf_precision_from_name(arg, &r->precision)); break;
 	case F_QUANT: ok = enum_arg("--quant", arg, vf_quant_from_name(arg, &r->quant)); break;
@@ -324,5 +329,6 @@ int cli_run_finish(cli_run_spec *spec)
 	if (!spec->model)
 		return cli_usage_error("no model: give --model NAME|PATH or its "
 				       "dimensions (--hidden ...)");
-	return cli_load_model(spec->model, &spec->model_value);
+	return cli_load_model_from(spec->model, spec->offline,
+				   &spec->model_value);
 }

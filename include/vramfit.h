@@ -870,6 +870,120 @@ typedef struct vf_plan {
 vf_status vf_plan_search(const vf_model *model, const vf_plan_request *req,
 			 vf_plan *out, vf_error *err);
 
+/* ------------------------------------------------------------------------
+ * Model sources
+ *
+ * A model is named the way people load it: a built-in name, a path to a
+ * config.json, a model folder (config.json plus *.safetensors, sharded or
+ * not), or a Hub id "org/name[@revision]" found in the local Hugging Face
+ * cache or fetched from the Hub. Weights are never downloaded: from a
+ * safetensors file only its JSON header is read (over HTTP, two Range
+ * requests). See docs/models.md for the order and the environment.
+ * ---------------------------------------------------------------------- */
+
+typedef enum vf_source_kind {
+	VF_SOURCE_BUILTIN,        /* data/models, embedded */
+	VF_SOURCE_CONFIG_FILE,    /* a config.json path */
+	VF_SOURCE_FOLDER,         /* a model folder */
+	VF_SOURCE_HF_CACHE,       /* the Hugging Face cache (HF_HUB_CACHE...) */
+	VF_SOURCE_CACHE,          /* vramfit's own cache of earlier fetches */
+	VF_SOURCE_HUB,            /* fetched over HTTP just now */
+	VF_SOURCE_KIND_COUNT
+} vf_source_kind;
+
+const char *vf_source_kind_name(vf_source_kind kind);
+
+/* A checkpoint whose weights are stored already quantized. */
+typedef enum vf_prequant {
+	VF_PREQUANT_NONE,
+	VF_PREQUANT_BNB_4BIT,     /* bitsandbytes nf4/fp4 (absmax, quant_state) */
+	VF_PREQUANT_BNB_8BIT,     /* bitsandbytes LLM.int8 (SCB) */
+	VF_PREQUANT_GPTQ,         /* qweight + g_idx */
+	VF_PREQUANT_AWQ,          /* qweight without g_idx */
+	VF_PREQUANT_FP8,          /* F8_E4M3 / F8_E5M2 weights */
+	VF_PREQUANT_OTHER,        /* a quantization_config we do not know */
+	VF_PREQUANT_COUNT
+} vf_prequant;
+
+const char *vf_prequant_name(vf_prequant q);
+
+typedef struct vf_source_opts {
+	bool offline;             /* caches only; HF_HUB_OFFLINE=1 also sets it */
+	const char *endpoint;     /* NULL: $HF_ENDPOINT, else huggingface.co */
+	/* NULL: $HF_TOKEN, else the token file (docs/models.md). Sent only as
+	 * an Authorization header, never printed or put in a vf_error. */
+	const char *token;
+	long timeout_s;           /* per request; 0: $VRAMFIT_HTTP_TIMEOUT,
+				   * else 30 */
+	/* extra tries on 5xx/network; 0: $VRAMFIT_HTTP_RETRIES, else 3 */
+	unsigned retries;
+	/* NULL: the Hugging Face hub cache of the environment (HF_HUB_CACHE,
+	 * HF_HOME/hub, ~/.cache/huggingface/hub) and vramfit's header cache
+	 * ($XDG_CACHE_HOME/vramfit, ~/.cache/vramfit). */
+	const char *hf_cache;
+	const char *cache_dir;
+	/* Called with a short line ("fetching org/name: config.json") while a
+	 * fetch has taken more than a second, then with NULL when it ends. */
+	void (*progress)(const char *line, void *payload);
+	void *payload;
+} vf_source_opts;
+
+/* Defaults: online, endpoint and token from the environment. */
+void vf_source_opts_init(vf_source_opts *opts);
+
+#define VF_SOURCE_MAX_DTYPES 16
+#define VF_SOURCE_MAX_WARNINGS 4
+
+/* Tensors stored with one safetensors dtype ("BF16", "U8", "F8_E4M3"). */
+typedef struct vf_dtype_count {
+	char dtype[12];
+	uint64_t tensors;
+	uint64_t elements;
+	uint64_t bytes;
+} vf_dtype_count;
+
+/* Where a model came from and what its files say. A plain value. */
+typedef struct vf_source_info {
+	vf_source_kind kind;
+	char location[1024];      /* file, folder or URL of the config */
+	char revision[64];        /* commit of a Hub or cache snapshot, or "" */
+	unsigned n_shards;        /* safetensors headers read (0: none) */
+	uint64_t header_tensors;
+	uint64_t header_elements; /* stored elements (packed for 4-bit) */
+	uint64_t header_bytes;    /* bytes of tensor data */
+	vf_dtype_count dtypes[VF_SOURCE_MAX_DTYPES]; /* most bytes first */
+	unsigned n_dtypes;
+	uint64_t config_params;   /* what config.json implies */
+	/* The headers disagreed with the config and model.params.total was
+	 * taken from them (sizes trust the headers). */
+	bool params_from_headers;
+	bool arch_from_headers;   /* unknown model_type: shapes from headers */
+	vf_prequant prequant;
+	char warnings[VF_SOURCE_MAX_WARNINGS][256];
+	unsigned n_warnings;
+} vf_source_info;
+
+/*
+ * Resolves `spec` into a model, in this order: an existing path (a
+ * config.json file, or a model folder with its safetensors headers); a
+ * built-in name (without @revision); a Hub id org/name[@revision] whose
+ * config.json is in the Hugging Face cache (headers from the snapshot, else
+ * vramfit's header cache, else fetched); else, unless offline, the Hub,
+ * caching what it fetched. `opts` and `info` may be NULL; `info` says where
+ * the model came from and what the headers hold, and its warnings are the
+ * notes to show (headers against config, a pre-quantized checkpoint).
+ * Fails with VF_ENOTFOUND (unknown name, repo, revision or file; not cached
+ * while offline), VF_EAUTH (gated or private repo; the message says how to
+ * give a token), VF_ENET (network down, timeout, server error after
+ * retries), VF_EPARSE / VF_EINVAL (a malformed config, header or Hub id),
+ * VF_EUNSUPPORTED (model_type unknown and no headers to fall back on).
+ * Never downloads weights; the token never appears in `err` or `info`.
+ */
+vf_status vf_model_resolve(const char *spec, const vf_source_opts *opts,
+			   vf_model *out, vf_source_info *info, vf_error *err);
+
+/* ---- end of model sources ---- */
+
 #ifdef __cplusplus
 }
 #endif
