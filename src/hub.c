@@ -405,7 +405,8 @@ vf_status vf_hub_get(const vf_hub *hub, const char *repo, const char *revision,
 			     (unsigned long long)length,
 			     (unsigned long long)offset, out->len);
 	else if (length && out->status == 200 && offset > 0) {
-		/* Range ignored and the body starts at 0: take our slice. */
+		/* Range ignored: the body (cut at the cap) starts at byte 0,
+		 * not at the header we asked for. */
 		st = vf_fail(err, VF_ENET, "%s: the server ignored the Range "
 			     "request for %s", repo, file);
 	}
