@@ -984,6 +984,47 @@ vf_status vf_model_resolve(const char *spec, const vf_source_opts *opts,
 
 /* ---- end of model sources ---- */
 
+/* ------------------------------------------------------------------------
+ * Reading training configs (docs/check.md)
+ * ---------------------------------------------------------------------- */
+
+typedef enum vf_config_format {
+	VF_CONFIG_AUTO,       /* detect from the keys */
+	VF_CONFIG_HF,         /* TrainingArguments / TRL SFT/DPO/KTOConfig */
+	VF_CONFIG_AXOLOTL,
+	VF_CONFIG_DEEPSPEED,
+	VF_CONFIG_FORMAT_COUNT
+} vf_config_format;
+
+const char *vf_config_format_name(vf_config_format f);
+bool vf_config_format_from_name(const char *s, vf_config_format *out);
+
+#define VF_CONFIG_MAX_WARNINGS 32
+#define VF_CONFIG_WARNING_MAX 192
+
+/* What a training config file said: a plain value. */
+typedef struct vf_train_config {
+	vf_config_format format;  /* the format read (never AUTO) */
+	vf_run run;               /* knobs the file stated; the rest unset */
+	char model[256];          /* model_name_or_path / base_model, "" none */
+	unsigned n_warnings;      /* at most VF_CONFIG_MAX_WARNINGS kept */
+	unsigned n_warnings_total;
+	char warnings[VF_CONFIG_MAX_WARNINGS][VF_CONFIG_WARNING_MAX];
+} vf_train_config;
+
+/*
+ * Parse a YAML or JSON training config. `name` is used in messages
+ * ("name:line:col: ..."). Unknown keys become warnings; a malformed file
+ * or a value of the wrong type is VF_EPARSE / VF_EINVAL with the line.
+ */
+vf_status vf_train_config_parse(vf_train_config *cfg, const char *name,
+				const char *text, size_t len,
+				vf_config_format format, vf_error *err);
+vf_status vf_train_config_load(vf_train_config *cfg, const char *path,
+			       vf_config_format format, vf_error *err);
+
+/* ---- end of reading training configs ---- */
+
 #ifdef __cplusplus
 }
 #endif
