@@ -99,6 +99,18 @@ static const char *mixed(const vf_run *r)
 	       : r->precision == VF_PRECISION_FP32 ? "no" : "bf16";
 }
 
+/* The dtype to load the weights in. `bf16: true` alone is autocast over
+ * whatever from_pretrained loaded (fp32 in transformers <= 4.57): bf16-true
+ * needs the weights loaded in bf16, bf16-mixed in fp32. */
+static const char *load_dtype(const vf_run *r)
+{
+	switch (r->precision) {
+	case VF_PRECISION_BF16_TRUE: return "bfloat16";
+	case VF_PRECISION_FP16_TRUE: return "float16";
+	default: return "float32";
+	}
+}
+
 /* YAML flow list of the target modules: [q_proj, v_proj]. */
 static void targets_yaml(text *t, vf_targets targets)
 {
@@ -124,7 +136,11 @@ static void emit_hf(text *t, const char *model, const vf_run *r)
 	       "#   LoraConfig(**cfg[\"lora_config\"]),\n"
 	       "#   BitsAndBytesConfig(**cfg[\"bnb_config\"])\n");
 	put(t, "model_name_or_path: \"%s\"\n", model);
+	put(t, "torch_dtype: %s   # from_pretrained(..., torch_dtype=...)\n",
+	    load_dtype(r));
 	put(t, "training_arguments:\n");
+	/* TRL loads a model given by name with these */
+	put(t, "  model_init_kwargs: {torch_dtype: %s}\n", load_dtype(r));
 	put(t, "  per_device_train_batch_size: %u\n", r->micro_batch);
 	put(t, "  gradient_accumulation_steps: %u\n", r->grad_accum);
 	put(t, "  max_length: %u\n", r->seq_len);

@@ -4,6 +4,7 @@
  * micro-batch does not fit (memory is monotone in it). docs/plan.md.
  */
 #include "internal.h"
+#include "profile.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -206,6 +207,9 @@ static void search_at_seq(search *s, uint32_t seq, uint32_t per_gpu)
 	bool multi = b->n_gpus > 1;
 	bool pretrain = b->objective == VF_OBJ_PRETRAIN;
 	bool bf16 = !s->req->gpu || s->req->gpu->bf16;
+	/* only what the framework's config can say: every k-th layer
+	 * checkpointing where it has a knob for it */
+	bool every_k = vf_profile_for(b->framework)->ckpt_every_k;
 
 	for (size_t mi = 0; mi < VF_ARRAY_LEN(methods_all); mi++) {
 		vf_method method = b->method ? b->method : methods_all[mi];
@@ -246,6 +250,8 @@ static void search_at_seq(search *s, uint32_t seq, uint32_t per_gpu)
 			if (!b->optimizer)
 				run.optimizer = optimizers[oi];
 			if (!b->grad_ckpt) {
+				if (ckpts[ci].every > 1 && !every_k)
+					continue;
 				run.grad_ckpt = ckpts[ci].mode;
 				run.ckpt_every = ckpts[ci].every;
 			}

@@ -87,6 +87,7 @@ static const vf_profile profiles[VF_FW_COUNT] = {
 			     .lora_dropout = 0.0, .micro_batch = 2,
 			     .seq_len = 512, .loss_chunks = 8,
 			     .keeps_logits_in_backward = true,
+			     .ckpt_every_k = true,
 			     .logits = VF_LOGITS_UPCAST,
 			     .phases = VF_PHASES_TRAIN},
 	/* torchtitan: FSDP2 with bf16 compute over fp32 sharded params. */
@@ -101,6 +102,7 @@ static const vf_profile profiles[VF_FW_COUNT] = {
 			      .seq_len = 8192, .loss_chunks = 1,
 			      .keeps_logits_in_backward = false,
 			      .ckpt_selective_mm = true,
+			      .ckpt_every_k = true,
 			      .logits = VF_LOGITS_UPCAST,
 			      .phases = VF_PHASES_TRAIN},
 	[VF_FW_UNSLOTH] = {VF_FW_UNSLOTH, HF_BASE, .ckpt_full = VF_CKPT_OFFLOAD,

@@ -49,6 +49,11 @@ typedef struct vf_profile {
 	bool frozen_saves_inputs;      /* frozen linears still save inputs */
 	bool fsdp_flat_grads;          /* FSDP1 flat params: grads for all */
 	bool lora_fused_qkv;           /* one LoRA on a fused qkv linear */
+	bool ckpt_every_k;             /* its config can checkpoint every
+					* k-th layer (torchtune ac_option,
+					* torchtitan selective_ac_option);
+					* HF, litgpt and axolotl checkpoint
+					* every layer or none */
 	bool uses_transformers;        /* model code and loss from HF
 					* transformers (its version rules
 					* apply) */

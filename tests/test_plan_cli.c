@@ -122,6 +122,10 @@ static void emit_files(void **state)
 	assert_non_null(strstr(yaml, "load_in_4bit: true"));
 	assert_non_null(strstr(yaml, "bnb_4bit_use_double_quant: true"));
 	assert_non_null(strstr(yaml, "r: 16"));
+	/* the planned bf16 base is loaded in bf16, not autocast over fp32 */
+	assert_string_equal(json_string_value(jget(plan, "chosen.run.precision")),
+			    "bf16-true");
+	assert_non_null(strstr(yaml, "torch_dtype: bfloat16"));
 	yaml = slurp(ax);
 	assert_non_null(strstr(yaml, "adapter: qlora"));
 	snprintf(want, sizeof want, "sequence_len: %lld", (long long)seq);
