@@ -70,6 +70,10 @@ typedef struct cli_run_spec {
 	vf_model model_value;     /* filled by cli_run_finish */
 	char model_buf[128];
 	bool offline;             /* --offline */
+	/* A run read from elsewhere (a training config) that the flags
+	 * override, and its model when no --model is given; NULL: none. */
+	const vf_run *base_run;
+	const char *base_model;
 } cli_run_spec;
 
 /* Their getopt values start at 1000: a command numbers its own options
@@ -123,6 +127,8 @@ extern const char cli_budget_help[];
  * format or out of memory. */
 char *cli_emit(const char *format, const vf_model *m, const vf_run *r);
 bool cli_emit_format_known(const char *format);
+/* TrainingArguments `optim` spelling of an optimizer; NULL: none. */
+const char *cli_hf_optim_name(vf_optimizer o);
 /* Writes a whole file atomically; an existing file only with force. */
 int cli_write_file(const char *path, const char *content, bool force);
 
@@ -135,5 +141,6 @@ int cmd_monitor(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

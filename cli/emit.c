@@ -70,6 +70,11 @@ static const char *const hf_optim[VF_OPTIM_COUNT] = {
 	[VF_OPTIM_LION_8BIT] = "lion_8bit",
 };
 
+const char *cli_hf_optim_name(vf_optimizer o)
+{
+	return (unsigned)o < VF_OPTIM_COUNT ? hf_optim[o] : NULL;
+}
+
 static bool adapters(const vf_run *r)
 {
 	return r->method == VF_METHOD_LORA || r->method == VF_METHOD_QLORA ||

@@ -4,6 +4,8 @@
 #include <string.h>
 
 static const vf_command commands[] = {
+	{"check", "read a training config: does it fit, and what would",
+	 cmd_check},
 	{"estimate", "predict the per-GPU memory of one training run",
 	 cmd_estimate},
 	{"gpus", "list the GPUs, their memory and who holds it", cmd_gpus},

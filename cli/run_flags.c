@@ -295,6 +295,14 @@ int cli_run_finish(cli_run_spec *spec)
 			vf_strlcpy_cli(spec->model_buf, model_name, sizeof spec->model_buf),
 				spec->model = spec->model_buf;
 	}
+	if (spec->base_run) {
+		vf_run base = *spec->base_run;
+		overlay(&base, &spec->run);
+		spec->run = base;
+		if (!spec->model && !spec->custom && spec->base_model &&
+		    spec->base_model[0])
+			spec->model = spec->base_model;
+	}
 	if (spec->custom) {
 		if (spec->model)
 			return cli_usage_error("--model and model dimensions "

@@ -1025,6 +1025,67 @@ vf_status vf_train_config_load(vf_train_config *cfg, const char *path,
 
 /* ---- end of reading training configs ---- */
 
+/* ------------------------------------------------------------------------
+ * Checking a configuration: the memory levers and the smallest change
+ * that fits (docs/check.md)
+ * ---------------------------------------------------------------------- */
+
+/* The levers, in the order they cost the least: the first tier keeps the
+ * same training (same math), the second changes numerics, the third what
+ * is trained. */
+typedef enum vf_lever {
+	VF_LEVER_MICRO_BATCH,     /* halve it, double the accumulation */
+	VF_LEVER_GRAD_CKPT,       /* checkpoint every layer */
+	VF_LEVER_OPTIMIZER,       /* paged 8-bit AdamW */
+	VF_LEVER_BF16,            /* bf16 autocast instead of fp32 */
+	VF_LEVER_QUANT,           /* a 4-bit NF4 base with double quant */
+	VF_LEVER_SEQ,             /* halve the sequence length */
+	VF_LEVER_RANK,            /* halve the LoRA rank */
+	VF_LEVER_COUNT
+} vf_lever;
+
+typedef enum vf_lever_tier {
+	VF_TIER_SAME_TRAINING, VF_TIER_NUMERICS, VF_TIER_WHAT_IS_TRAINED
+} vf_lever_tier;
+
+const char *vf_lever_name(vf_lever l);   /* "gradient checkpointing" */
+vf_lever_tier vf_lever_tier_of(vf_lever l);
+
+typedef struct vf_lever_state {
+	bool applicable;          /* false: e.g. rank without adapters */
+	bool at_limit;            /* already at its memory-saving setting */
+	char current[48];         /* "off", "adamw", "4 x 4", "r=16" */
+	char next[48];            /* the one step: "every layer" */
+	int64_t saves_bytes;      /* peak process bytes that step alone
+				   * saves (0: not applicable or at limit) */
+	double speed_ratio;       /* tokens/s after the step / before */
+} vf_lever_state;
+
+typedef struct vf_check {
+	vf_estimate est;          /* the configuration as it is */
+	vf_speed speed;
+	uint64_t budget_bytes;    /* 0: no budget given */
+	bool fits;                /* true when no budget was given */
+	vf_lever_state levers[VF_LEVER_COUNT];
+	/* When it does not fit: the change that does, from the cheapest
+	 * tier that has one, the fastest within it. */
+	bool have_fix;
+	vf_lever_tier fix_tier;
+	uint32_t fix_levers;      /* bit set of (1u << vf_lever) changed */
+	vf_estimate fix_est;      /* fix_est.run is the changed run */
+	vf_speed fix_speed;
+	uint64_t evaluated;       /* configurations estimated */
+} vf_check;
+
+/* Estimates `run` against `budget_bytes` (per GPU, after the margin; 0:
+ * none), lists the levers and, when it does not fit, searches the
+ * combinations of lever steps for the least costly one that fits. `gpu`
+ * (may be NULL) is for the speed model. `out` is large (~60 KiB) and
+ * needs no freeing. */
+vf_status vf_check_run(const vf_model *model, const vf_run *run,
+		       uint64_t budget_bytes, const vf_gpu_spec *gpu,
+		       vf_check *out, vf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

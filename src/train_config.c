@@ -35,6 +35,10 @@ typedef struct tc_state {
 	int fp4;                          /* bnb_4bit_quant_type fp4 */
 	int adapter;                      /* 0 none, 1 lora, 2 qlora */
 	int flash, sdpa;
+	int bf16, fp16;                   /* -1 unset */
+	vf_attention attention;           /* attn_implementation */
+	vf_precision load;                /* torch_dtype: BF16_TRUE, FP16_TRUE,
+					   * FP32; UNSET: not stated */
 	vf_error *err;
 } tc_state;
 
@@ -119,16 +123,59 @@ static vf_status set_model(tc_state *s, const tc_leaf *l, size_t arg)
 	return VF_OK;
 }
 
-/* bf16/fp16 true: mixed precision (TrainingArguments' meaning). */
-static vf_status set_precision(tc_state *s, const tc_leaf *l, size_t arg)
+/* bf16 / fp16: what they mean depends on the load dtype and the format;
+ * decided in finish(). "auto" (DeepSpeed): the trainer decides. */
+static vf_status set_half(tc_state *s, const tc_leaf *l, size_t arg)
 {
 	bool on;
 	if (is_auto(l))
 		return VF_OK;
 	vf_status st = parse_bool(s, l, &on);
-	if (!st && on)
-		s->cfg->run.precision = (vf_precision)arg;
+	if (!st)
+		*(int *)((char *)s + arg) = on;
 	return st;
+}
+
+/* torch_dtype / dtype: what from_pretrained loads the weights in. */
+static vf_status set_load_dtype(tc_state *s, const tc_leaf *l, size_t arg)
+{
+	static const struct { const char *name; vf_precision p; } dtypes[] = {
+		{"bfloat16", VF_PRECISION_BF16_TRUE},
+		{"torch.bfloat16", VF_PRECISION_BF16_TRUE},
+		{"bf16", VF_PRECISION_BF16_TRUE},
+		{"float16", VF_PRECISION_FP16_TRUE},
+		{"torch.float16", VF_PRECISION_FP16_TRUE},
+		{"fp16", VF_PRECISION_FP16_TRUE},
+		{"float32", VF_PRECISION_FP32},
+		{"torch.float32", VF_PRECISION_FP32},
+		{"fp32", VF_PRECISION_FP32},
+	};
+	(void)arg;
+	if (is_auto(l))
+		return VF_OK; /* the checkpoint's own dtype: unknown here */
+	for (size_t i = 0; i < VF_ARRAY_LEN(dtypes); i++)
+		if (vf_streq_ci(l->value, dtypes[i].name)) {
+			s->load = dtypes[i].p;
+			return VF_OK;
+		}
+	return type_error(s, l, "bfloat16, float16, float32 or auto");
+}
+
+static vf_status set_attn_impl(tc_state *s, const tc_leaf *l, size_t arg)
+{
+	static const struct { const char *name; vf_attention a; } impls[] = {
+		{"flash_attention_2", VF_ATTN_FLASH2},
+		{"flash_attention_3", VF_ATTN_FLASH2},
+		{"sdpa", VF_ATTN_SDPA},
+		{"eager", VF_ATTN_EAGER},
+	};
+	(void)arg;
+	for (size_t i = 0; i < VF_ARRAY_LEN(impls); i++)
+		if (vf_streq_ci(l->value, impls[i].name)) {
+			s->attention = impls[i].a;
+			return VF_OK;
+		}
+	return type_error(s, l, "flash_attention_2, sdpa or eager");
 }
 
 /* gradient_checkpointing: true/false. */
@@ -306,8 +353,10 @@ static const tc_key hf_keys[] = {
 	{"per_device_train_batch_size", set_u32, RUNF(micro_batch)},
 	{"gradient_accumulation_steps", set_u32, RUNF(grad_accum)},
 	{"gradient_checkpointing", set_ckpt, 0},
-	{"bf16", set_precision, VF_PRECISION_BF16_MIXED},
-	{"fp16", set_precision, VF_PRECISION_FP16_MIXED},
+	{"bf16", set_half, STF(bf16)},
+	{"fp16", set_half, STF(fp16)},
+	{"torch_dtype", set_load_dtype, 0},
+	{"dtype", set_load_dtype, 0},
 	{"optim", set_optim, 0},
 	{"max_seq_length", set_u32, RUNF(seq_len)},
 	{"max_length", set_u32, RUNF(seq_len)},
@@ -327,7 +376,7 @@ static const tc_key hf_keys[] = {
 	{"bnb_4bit_quant_type", set_quant_type, 0},
 	{"bnb_4bit_use_double_quant", set_flag, STF(dq)},
 	{"use_bnb_nested_quant", set_flag, STF(dq)},
-	{"attn_implementation", set_nothing, 0}, /* handled in finish */
+	{"attn_implementation", set_attn_impl, 0},
 };
 
 static const tc_key axolotl_keys[] = {
@@ -346,8 +395,9 @@ static const tc_key axolotl_keys[] = {
 	{"micro_batch_size", set_u32, RUNF(micro_batch)},
 	{"gradient_accumulation_steps", set_u32, RUNF(grad_accum)},
 	{"gradient_checkpointing", set_ckpt, 0},
-	{"bf16", set_precision, VF_PRECISION_BF16_MIXED},
-	{"fp16", set_precision, VF_PRECISION_FP16_MIXED},
+	{"bf16", set_half, STF(bf16)},
+	{"fp16", set_half, STF(fp16)},
+	{"torch_dtype", set_load_dtype, 0},
 	{"optimizer", set_optim, 0},
 	{"flash_attention", set_flag, STF(flash)},
 	{"sdp_attention", set_flag, STF(sdpa)},
@@ -368,8 +418,8 @@ static const tc_key deepspeed_keys[] = {
 	{"zero_optimization.stage3_param_persistence_threshold", set_nothing, 0},
 	{"train_micro_batch_size_per_gpu", set_u32, RUNF(micro_batch)},
 	{"gradient_accumulation_steps", set_u32, RUNF(grad_accum)},
-	{"bf16.enabled", set_precision, VF_PRECISION_BF16_MIXED},
-	{"fp16.enabled", set_precision, VF_PRECISION_FP16_MIXED},
+	{"bf16.enabled", set_half, STF(bf16)},
+	{"fp16.enabled", set_half, STF(fp16)},
 	{"activation_checkpointing.partition_activations", set_nothing, 0},
 };
 
@@ -391,7 +441,7 @@ static const char *const irrelevant_keys[] = {
 	"eval_sample_packing", "num_epochs", "saves_per_epoch", "evals_per_epoch",
 	"logging_first_step", "special_tokens", "chat_template", "resume_from_checkpoint",
 	"local_rank", "xformers_attention", "early_stopping_patience",
-	"dataloader_num_workers", "ddp_find_unused_parameters", "torch_dtype",
+	"dataloader_num_workers", "ddp_find_unused_parameters",
 	"trust_remote_code", "type", "params", "scheduler", "optimizer.type",
 	"steps_per_print", "wall_clock_breakdown", "train_batch_size",
 	"zero_allow_untested_optimizer", "overlap_comm", "contiguous_gradients",
@@ -639,9 +689,45 @@ static bool irrelevant(const tc_leaf *l)
 	return false;
 }
 
+/*
+ * bf16: true is autocast over whatever the weights were loaded in. HF
+ * loads fp32 unless torch_dtype says otherwise (transformers <= 4.57): a
+ * full fine-tune is bf16-mixed; a PEFT run without a stated dtype keeps
+ * the profile's bf16 base. axolotl loads the model in bf16 when bf16 is
+ * set. DeepSpeed's bf16.enabled is its 16-bit engine either way.
+ */
+static void fold_precision(tc_state *s)
+{
+	vf_run *r = &s->cfg->run;
+	bool half = s->bf16 == 1 || s->fp16 == 1;
+	bool bf = s->bf16 == 1;
+	if (!half) {
+		if (s->load != VF_PRECISION_UNSET)
+			r->precision = s->load; /* bf16 weights, no autocast */
+		else if (s->bf16 == 0 && s->fp16 == 0 &&
+			 s->cfg->format == VF_CONFIG_HF)
+			r->precision = VF_PRECISION_FP32;
+		return;
+	}
+	vf_precision true16 = bf ? VF_PRECISION_BF16_TRUE : VF_PRECISION_FP16_TRUE;
+	vf_precision mixed = bf ? VF_PRECISION_BF16_MIXED : VF_PRECISION_FP16_MIXED;
+	if (s->load == VF_PRECISION_FP32)
+		r->precision = mixed;
+	else if (s->load != VF_PRECISION_UNSET ||
+		 s->cfg->format == VF_CONFIG_AXOLOTL)
+		r->precision = true16;
+	else if (r->method == VF_METHOD_FULL || r->method == VF_METHOD_UNSET)
+		r->precision = s->cfg->format == VF_CONFIG_DEEPSPEED ? true16
+								    : mixed;
+}
+
 static void finish(tc_state *s)
 {
 	vf_run *r = &s->cfg->run;
+	/* axolotl's 4-bit loader sets bnb_4bit_use_double_quant=True and
+	 * nf4 unless the file says otherwise */
+	if (s->cfg->format == VF_CONFIG_AXOLOTL && s->dq == -1)
+		s->dq = 1;
 	if (s->q4 == 1) {
 		bool fp4 = s->fp4 == 1;
 		if (s->dq == 1)
@@ -662,6 +748,9 @@ static void finish(tc_state *s)
 		r->attention = VF_ATTN_FLASH2;
 	else if (s->sdpa == 1)
 		r->attention = VF_ATTN_SDPA;
+	else if (s->attention)
+		r->attention = s->attention;
+	fold_precision(s);
 	if (s->cfg->format == VF_CONFIG_AXOLOTL && !r->framework)
 		r->framework = VF_FW_OTHER;
 }
@@ -705,7 +794,7 @@ vf_status vf_train_config_parse(vf_train_config *cfg, const char *name,
 	cfg->format = format ? format : detect(&ls);
 	tc_state s = {.cfg = cfg, .name = name, .err = err, .q4 = -1, .q8 = -1,
 		      .dq = -1, .dora = -1, .lora_seen = -1, .fp4 = -1,
-		      .flash = -1, .sdpa = -1};
+		      .flash = -1, .sdpa = -1, .bf16 = -1, .fp16 = -1};
 	for (size_t k = 0; k < ls.n && !st; k++) {
 		const tc_key *key = lookup(cfg->format, &ls.v[k]);
 		if (key)
