@@ -24,7 +24,7 @@ asan:
 # fuzz/corpus/<target>/crash-*, where test_fuzz_corpus keeps them as
 # regression tests once fixed.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = st_header st_index config spec
+FUZZ_TARGETS ?= st_header st_index config spec train_config run_json
 fuzz:
 	CC=clang cmake -S . -B build-fuzz -DVF_FUZZ=ON -DVF_BUILD_TESTS=OFF \
 		-DCMAKE_BUILD_TYPE=Debug >/dev/null

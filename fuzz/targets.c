@@ -70,11 +70,45 @@ int vf_fuzz_spec(const uint8_t *data, size_t size)
 	return 0;
 }
 
+/* Training configs (vramfit check): YAML or JSON of any shape. */
+int vf_fuzz_train_config(const uint8_t *data, size_t size)
+{
+	static vf_train_config cfg;
+	vf_error err;
+	if (vf_train_config_parse(&cfg, "fuzz", (const char *)data, size,
+				  VF_CONFIG_AUTO, &err) == VF_OK &&
+	    cfg.n_warnings > VF_CONFIG_MAX_WARNINGS)
+		abort();
+	return 0;
+}
+
+/* The run object (--run FILE, calibration rows); what parses must
+ * serialize and parse back to the same run. */
+int vf_fuzz_run_json(const uint8_t *data, size_t size)
+{
+	vf_run r, back;
+	char model[128];
+	vf_error err;
+	if (vf_run_from_json(&r, model, sizeof model, (const char *)data, size,
+			     &err) != VF_OK)
+		return 0;
+	char *text = vf_run_to_json(&r, model);
+	if (!text)
+		return 0;
+	if (vf_run_from_json(&back, model, sizeof model, text, strlen(text),
+			     &err) != VF_OK)
+		abort();
+	free(text);
+	return 0;
+}
+
 const vf_fuzz_target vf_fuzz_targets[] = {
 	{"st_header", vf_fuzz_st_header},
 	{"st_index", vf_fuzz_st_index},
 	{"config", vf_fuzz_config},
 	{"spec", vf_fuzz_spec},
+	{"train_config", vf_fuzz_train_config},
+	{"run_json", vf_fuzz_run_json},
 };
 const size_t vf_fuzz_target_count =
 	sizeof vf_fuzz_targets / sizeof vf_fuzz_targets[0];

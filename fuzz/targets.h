@@ -21,6 +21,8 @@ int vf_fuzz_st_header(const uint8_t *data, size_t size);
 int vf_fuzz_st_index(const uint8_t *data, size_t size);
 int vf_fuzz_config(const uint8_t *data, size_t size);
 int vf_fuzz_spec(const uint8_t *data, size_t size);
+int vf_fuzz_train_config(const uint8_t *data, size_t size);
+int vf_fuzz_run_json(const uint8_t *data, size_t size);
 
 extern const vf_fuzz_target vf_fuzz_targets[];
 extern const size_t vf_fuzz_target_count;
