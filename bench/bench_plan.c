@@ -79,5 +79,37 @@ int main(void)
 		       (unsigned long long)p->pruned);
 	}
 	free(p);
+
+	/* `vramfit check` on a config that does not fit a 6 GB laptop: the
+	 * lever checklist and the search over the tiers of levers. */
+	vf_check *chk = malloc(sizeof *chk);
+	vf_model m;
+	vf_gpu_spec g;
+	vf_error err;
+	if (!chk || vf_builtin_model(&m, "meta-llama/Llama-2-7b-hf", &err) ||
+	    vf_gpu_spec_find("rtx4050-laptop", &g, &err))
+		return 1;
+	vf_run r;
+	vf_run_init(&r);
+	r.method = VF_METHOD_LORA;
+	r.lora.r = 64;
+	r.micro_batch = 8;
+	r.grad_accum = 2;
+	r.seq_len = 2048;
+	unsigned runs = 0;
+	double start = now(), elapsed;
+	do {
+		if (vf_check_run(&m, &r, g.memory_bytes - (1024ull << 20), &g,
+				 chk, &err)) {
+			fprintf(stderr, "bench_plan: %s\n", err.message);
+			return 1;
+		}
+		runs++;
+		elapsed = now() - start;
+	} while (elapsed < 0.5);
+	printf("%-40s %8.3f ms per check, %5llu configurations evaluated\n",
+	       "check: Llama-2-7B LoRA r64 b8, 6 GB", elapsed / runs * 1e3,
+	       (unsigned long long)chk->evaluated);
+	free(chk);
 	return 0;
 }
