@@ -115,6 +115,13 @@ typedef struct cli_budget {
 	char note[256];           /* where an auto budget came from */
 } cli_budget;
 
+/* The getopt entries of --vram, --gpu and --safety-margin, all with the
+ * command's value `val` (cli_budget_flag tells them apart by name). */
+#define CLI_BUDGET_OPTIONS(val)                                                \
+	{"vram", required_argument, 0, (val)},                                 \
+	{"gpu", required_argument, 0, (val)},                                  \
+	{"safety-margin", required_argument, 0, (val)}
+
 void cli_budget_init(cli_budget *b);
 /* Handles --vram/--gpu/--safety-margin; true if opt was one of them. */
 bool cli_budget_flag(cli_budget *b, const char *name, const char *arg,

@@ -270,9 +270,7 @@ int cmd_check(int argc, char **argv)
 	static const struct option own[] = {
 		{"json", no_argument, 0, O_JSON},
 		{"format", required_argument, 0, O_FORMAT},
-		{"vram", required_argument, 0, O_BUDGET},
-		{"gpu", required_argument, 0, O_BUDGET},
-		{"safety-margin", required_argument, 0, O_BUDGET},
+		CLI_BUDGET_OPTIONS(O_BUDGET),
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
 	};

@@ -108,9 +108,7 @@ int cmd_estimate(int argc, char **argv)
 	static const struct option own[] = {
 		{"json", no_argument, 0, O_JSON},
 		{"explain", no_argument, 0, O_EXPLAIN},
-		{"vram", required_argument, 0, O_BUDGET},
-		{"gpu", required_argument, 0, O_BUDGET},
-		{"safety-margin", required_argument, 0, O_BUDGET},
+		CLI_BUDGET_OPTIONS(O_BUDGET),
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
 	};

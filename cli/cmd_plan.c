@@ -92,9 +92,7 @@ static int parse(int argc, char **argv, plan_args *a)
 {
 	static const struct option own[] = {
 		{"json", no_argument, 0, O_JSON},
-		{"vram", required_argument, 0, O_BUDGET},
-		{"gpu", required_argument, 0, O_BUDGET},
-		{"safety-margin", required_argument, 0, O_BUDGET},
+		CLI_BUDGET_OPTIONS(O_BUDGET),
 		{"effective-batch", required_argument, 0, O_EFFECTIVE},
 		{"max-seq", required_argument, 0, O_MAX_SEQ},
 		{"min-seq", required_argument, 0, O_MIN_SEQ},
