@@ -134,6 +134,12 @@ extern const char cli_budget_help[];
  * format or out of memory. */
 char *cli_emit(const char *format, const vf_model *m, const vf_run *r);
 bool cli_emit_format_known(const char *format);
+/* A lever's step (vf_check) as the keys of a config of format `f`, one
+ * per line after `indent`; and a set of them as estimate flags. */
+void cli_print_lever_change(vf_lever l, vf_config_format f, const vf_run *r,
+			    const char *indent);
+void cli_print_lever_flags(uint32_t levers, const vf_run *r);
+
 /* TrainingArguments `optim` spelling of an optimizer; NULL: none. */
 const char *cli_hf_optim_name(vf_optimizer o);
 /* Writes a whole file atomically; an existing file only with force. */

@@ -33,61 +33,6 @@ static void help(void)
 	       cli_budget_help);
 }
 
-/* The keys a change is written in, per format. */
-static const struct {
-	const char *micro_batch, *seq, *rank, *optim, *ckpt_note;
-} keys[VF_CONFIG_FORMAT_COUNT] = {
-	[VF_CONFIG_HF] = {"per_device_train_batch_size", "max_length", "r",
-			  "optim", ""},
-	[VF_CONFIG_AXOLOTL] = {"micro_batch_size", "sequence_len", "lora_r",
-			       "optimizer", ""},
-	[VF_CONFIG_DEEPSPEED] = {"train_micro_batch_size_per_gpu",
-				 "max_length", "r", "optim",
-				 "   # in the training arguments"},
-};
-
-static void print_change(vf_lever l, vf_config_format f, const vf_run *r,
-			 const char *indent)
-{
-	const char *note = keys[f].ckpt_note;
-	switch (l) {
-	case VF_LEVER_MICRO_BATCH:
-		printf("%s%s: %u\n%sgradient_accumulation_steps: %u\n", indent,
-		       keys[f].micro_batch, r->micro_batch, indent, r->grad_accum);
-		break;
-	case VF_LEVER_GRAD_CKPT:
-		printf("%sgradient_checkpointing: true%s\n", indent, note);
-		break;
-	case VF_LEVER_OPTIMIZER:
-		printf("%s%s: %s%s\n", indent, keys[f].optim,
-		       cli_hf_optim_name(r->optimizer), note);
-		break;
-	case VF_LEVER_BF16:
-		if (f == VF_CONFIG_DEEPSPEED)
-			printf("%s\"bf16\": {\"enabled\": true}\n", indent);
-		else
-			printf("%sbf16: true\n", indent);
-		break;
-	case VF_LEVER_QUANT:
-		if (f == VF_CONFIG_AXOLOTL)
-			printf("%sadapter: qlora\n%sload_in_4bit: true\n", indent,
-			       indent);
-		else
-			printf("%sload_in_4bit: true%s\n%sbnb_4bit_quant_type: nf4\n"
-			       "%sbnb_4bit_use_double_quant: true\n", indent,
-			       note, indent, indent);
-		break;
-	case VF_LEVER_SEQ:
-		printf("%s%s: %u%s\n", indent, keys[f].seq, r->seq_len, note);
-		break;
-	case VF_LEVER_RANK:
-		printf("%s%s: %u%s\n", indent, keys[f].rank, r->lora.r, note);
-		break;
-	default:
-		break;
-	}
-}
-
 static const char *const tier_names[] = {
 	[VF_TIER_SAME_TRAINING] = "keeps the training the same",
 	[VF_TIER_NUMERICS] = "changes numerics",
@@ -175,7 +120,7 @@ static void print_text(const char *path, const vf_train_config *cfg,
 	printf("\nThe smallest change that fits (%s):\n", tier_names[c->fix_tier]);
 	for (int i = 0; i < VF_LEVER_COUNT; i++)
 		if (c->fix_levers & (1u << i))
-			print_change((vf_lever)i, cfg->format, f, "  ");
+			cli_print_lever_change((vf_lever)i, cfg->format, f, "  ");
 	printf("  -> peak %s, headroom %s, %.0f tokens/s (%+.0f%%, estimate)\n",
 	       vf_format_bytes(c->fix_est.peak_process, b1, sizeof b1),
 	       vf_format_bytes((uint64_t)head, b2, sizeof b2),

@@ -103,6 +103,31 @@ static void print_table(const vf_model *m, const vf_estimate *e, bool explain)
 	}
 }
 
+/* The least costly change of levers that fits (vramfit check's search),
+ * as flags to add; else a pointer to plan. */
+static void suggest(const vf_model *m, const vf_run *run, uint64_t budget,
+		    const vf_gpu_spec *gpu)
+{
+	vf_check *chk = malloc(sizeof *chk);
+	vf_error err;
+	if (chk && vf_check_run(m, run, budget, gpu, chk, &err) == VF_OK &&
+	    chk->have_fix) {
+		char b[32];
+		printf("Smallest change that fits (%s): add",
+		       chk->fix_tier == VF_TIER_SAME_TRAINING
+			       ? "same training"
+			       : chk->fix_tier == VF_TIER_NUMERICS
+					 ? "changes numerics"
+					 : "changes what is trained");
+		cli_print_lever_flags(chk->fix_levers, &chk->fix_est.run);
+		printf(" (%s)\n", vf_format_bytes(chk->fix_est.peak_process, b,
+						  sizeof b));
+	}
+	free(chk);
+	printf("`vramfit plan` with the same model and budget finds the "
+	       "fastest configuration that fits.\n");
+}
+
 int cmd_estimate(int argc, char **argv)
 {
 	static const struct option own[] = {
@@ -197,9 +222,8 @@ int cmd_estimate(int argc, char **argv)
 			if (bud.note[0])
 				printf("%s\n", bud.note);
 			if (!fits)
-				printf("`vramfit plan` with the same model and "
-				       "budget finds the fastest configuration "
-				       "that fits.\n");
+				suggest(&spec.model_value, &e.run, v->budget_bytes,
+					bud.have_spec ? &bud.spec : NULL);
 		}
 	}
 	return fits ? EXIT_OK : EXIT_DOES_NOT_FIT;

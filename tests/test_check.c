@@ -318,6 +318,39 @@ static void cli_check(void **state)
 	cli_result_free(&r);
 }
 
+/* estimate, when a run does not fit, names the flags that make it fit:
+ * adding them must fit. */
+static void estimate_suggests_flags_that_fit(void **state)
+{
+	(void)state;
+	cli_result r = cli_run(ARGS("estimate", "--model",
+				    "meta-llama/Llama-2-7b-hf", "--method", "lora",
+				    "--seq", "2048", "--batch", "4", "--vram", "24"));
+	assert_int_equal(r.status, 1);
+	const char *add = strstr(r.out, "fits (same training): add ");
+	assert_non_null(add);
+	add += strlen("fits (same training): add ");
+	char flags[256];
+	size_t n = strcspn(add, "(");
+	assert_true(n > 0 && n < sizeof flags);
+	memcpy(flags, add, n);
+	flags[n] = '\0';
+	cli_result_free(&r);
+
+	const char *argv[32] = {"estimate", "--model", "meta-llama/Llama-2-7b-hf",
+				"--method", "lora", "--seq", "2048", "--batch",
+				"4", "--vram", "24"};
+	size_t argc = 11;
+	for (char *save, *tok = strtok_r(flags, " ", &save); tok && argc < 31;
+	     tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	r = cli_run(argv);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "FITS"));
+	cli_result_free(&r);
+}
+
 /* What plan writes, check reads back to the same configuration and peak. */
 static void plan_round_trip(void **state)
 {
@@ -370,6 +403,7 @@ int main(void)
 		cmocka_unit_test(reports_unknown_keys_and_bad_files),
 		cmocka_unit_test(smallest_change_fits),
 		cmocka_unit_test(cli_check),
+		cmocka_unit_test(estimate_suggests_flags_that_fit),
 		cmocka_unit_test(plan_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
