@@ -626,6 +626,16 @@ static vf_status flatten(const char *name, const char *text, size_t len,
 			}
 			break;
 		}
+		case YAML_ALIAS_EVENT:
+			/* a value elsewhere in the file: following it is not
+			 * worth the ambiguity, and skipping it would shift
+			 * the key/value pairing */
+			if (!skip)
+				rc = vf_fail(err, VF_EPARSE,
+					     "%s:%u:%u: YAML aliases (*name) are "
+					     "not supported; write the value",
+					     name, line, col);
+			break;
 		default: break;
 		}
 		yaml_event_delete(&ev);

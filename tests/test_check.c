@@ -154,12 +154,23 @@ static void reports_unknown_keys_and_bad_files(void **state)
 			fail_msg("%s: \"%s\" does not say %s", bad[i].file,
 				 err.message, bad[i].mentions);
 	}
+	/* an alias is refused with its place, not misread */
+	vf_train_config a;
+	vf_error aerr;
+	const char *alias = "x: &n 2\nper_device_train_batch_size: *n\n";
+	assert_int_equal(vf_train_config_parse(&a, "alias.yaml", alias,
+					       strlen(alias), VF_CONFIG_AUTO,
+					       &aerr),
+			 VF_EPARSE);
+	assert_non_null(strstr(aerr.message, "alias.yaml:2:"));
+
 	/* any bytes: an error or a run, never a crash */
 	static const char *const garbage[] = {
 		"", "\x01\x02\xff", "{", "[1, 2", "- - - -", "a: {b: {c: {d: [",
 		"per_device_train_batch_size: 99999999999999999999",
 		"lora_dropout: nan", "zero_optimization: {stage: 7}",
 		"{\"bf16\": {\"enabled\": \"maybe\"}}", ": : :",
+		"a: &x 1\nper_device_train_batch_size: *x\nbf16: true\n",
 	};
 	for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
 		vf_train_config cfg;
