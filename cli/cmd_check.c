@@ -88,7 +88,7 @@ static void print_text(const char *path, const vf_train_config *cfg,
 		const char *mark = !l->applicable ? "n/a" : l->at_limit ? "[x]"
 									: "[ ]";
 		if (!l->applicable) {
-			printf(" %-3s %-38s %-18s\n", mark, vf_lever_name(i), "-");
+			printf(" %-3s %-38s -\n", mark, vf_lever_name(i));
 			continue;
 		}
 		if (l->at_limit) {
