@@ -254,8 +254,10 @@ static void print_option(const vf_model *m, const vf_plan_option *o,
 	printf("  attention           %s\n", vf_attention_name(r->attention));
 	printf("  optimizer           %s\n", vf_optimizer_name(r->optimizer));
 	printf("  parallelism         %u GPU%s%s%s\n", r->n_gpus ? r->n_gpus : 1,
-	       r->n_gpus > 1 ? "s, " : "",
-	       r->n_gpus > 1 ? vf_strategy_name(r->strategy) : "", "");
+	       r->n_gpus > 1 ? "s" : "",
+	       r->strategy != VF_STRATEGY_SINGLE ? ", " : "",
+	       r->strategy != VF_STRATEGY_SINGLE ? vf_strategy_name(r->strategy)
+						 : "");
 	printf("  offload             %s\n", r->offload == VF_OFFLOAD_NONE
 						     ? "none" : vf_offload_name(r->offload));
 	int64_t head = o->headroom_bytes;
@@ -478,15 +480,25 @@ int cmd_plan(int argc, char **argv)
 				const vf_plan_option *o = &p->alternatives[i];
 				const vf_run *r = &o->est.run;
 				char b[32];
-				printf("  %u. %s%s%s, batch %u x %u, seq %u, ckpt %s, %s: "
+				char par[64] = "";
+				if (r->strategy != VF_STRATEGY_SINGLE)
+					snprintf(par, sizeof par, ", %s",
+						 vf_strategy_name(r->strategy));
+				if (r->offload != VF_OFFLOAD_NONE)
+					snprintf(par + strlen(par),
+						 sizeof par - strlen(par),
+						 ", offload %s",
+						 vf_offload_name(r->offload));
+				printf("  %u. %s%s%s, %s, batch %u x %u, seq %u, ckpt %s, %s%s: "
 				       "%s, %.0f tokens/s - %s\n",
 				       i + 1, vf_method_name(r->method),
 				       r->quant != VF_QUANT_NONE ? " " : "",
 				       r->quant != VF_QUANT_NONE ? vf_quant_name(r->quant) : "",
+				       vf_precision_name(r->precision),
 				       r->micro_batch, r->grad_accum, r->seq_len,
 				       r->grad_ckpt == VF_CKPT_OFF ? "off"
 				       : r->ckpt_every > 1 ? "partial" : "on",
-				       vf_optimizer_name(r->optimizer),
+				       vf_optimizer_name(r->optimizer), par,
 				       vf_format_bytes(o->est.peak_process, b, sizeof b),
 				       o->speed.tokens_per_second, o->reason);
 			}

@@ -572,6 +572,13 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 		    r->offload == VF_OFFLOAD_OPTIMIZER_PARAMS) {
 			host = vf_add(states, vf_add(paged, master));
 			states = paged = master = 0;
+			/* ZeRO-Offload moves each gradient partition to the
+			 * host as its reduce bucket fills: DeepSpeed's own
+			 * estimator keeps only the 16-bit params on the GPU
+			 * (gpu_mem = 2 * total_params) [MM §7.1]; the buckets
+			 * are counted with communication. */
+			if (c.ds_master)
+				grads = 0;
 		}
 		term(&c, VF_COMP_OPTIMIZER, "optimizer states",
 		     "per trainable tensor, by optimizer; /N if sharded", states);

@@ -23,7 +23,10 @@ static const struct { vf_ckpt mode; uint32_t every; } ckpts[] = {
 static const uint32_t ranks_quality[] = {64, 32, 16, 8};
 static const vf_strategy strategies_multi[] = {
 	VF_STRATEGY_DDP, VF_STRATEGY_ZERO2, VF_STRATEGY_ZERO3};
-static const vf_offload offloads[] = {VF_OFFLOAD_NONE, VF_OFFLOAD_OPTIMIZER};
+/* none; ZeRO-Offload; ZeRO-Infinity (parameters too), when host RAM is
+ * given: the strategy follows from the offload (vf_run_resolve) */
+static const vf_offload offloads[] = {VF_OFFLOAD_NONE, VF_OFFLOAD_OPTIMIZER,
+				      VF_OFFLOAD_OPTIMIZER_PARAMS};
 
 #define MAX_MICRO 64
 #define TIE_PCT 3.0
@@ -238,7 +241,11 @@ static void search_at_seq(search *s, uint32_t seq, uint32_t per_gpu)
 					  ? VF_ARRAY_LEN(ranks_quality) : 1); ri++)
 		for (size_t si = 0; si < (multi && !b->strategy
 					  ? VF_ARRAY_LEN(strategies_multi) : 1); si++)
-		for (size_t fi = 0; fi < (b->offload || s->req->host_ram_bytes == 0
+		/* offload is for full fine-tuning: adapters' optimizer
+		 * states are small, and DeepSpeed parameter offload of a
+		 * 4-bit base is not a supported path */
+		for (size_t fi = 0; fi < (b->offload || s->req->host_ram_bytes == 0 ||
+					  method != VF_METHOD_FULL
 					  ? 1 : VF_ARRAY_LEN(offloads)); fi++) {
 			vf_run run = *b;
 			run.method = method;
@@ -262,6 +269,12 @@ static void search_at_seq(search *s, uint32_t seq, uint32_t per_gpu)
 				run.strategy = strategies_multi[si];
 			if (!b->offload)
 				run.offload = offloads[fi];
+			/* DeepSpeed offloads to its own CPU Adam: bitsandbytes'
+			 * 8-bit states do not go to the host */
+			if (run.offload != VF_OFFLOAD_NONE &&
+			    run.optimizer != VF_OPTIM_ADAMW &&
+			    run.optimizer != VF_OPTIM_ADAM)
+				continue;
 			walk_micro(s, &run, mbs, n_mbs, per_gpu);
 		}
 	}

@@ -127,6 +127,21 @@ vf_status vf_run_resolve(const vf_run *in, const vf_model *model, vf_run *out,
 		r.n_gpus = 1;
 	if (r.strategy == VF_STRATEGY_UNSET)
 		r.strategy = r.n_gpus > 1 ? VF_STRATEGY_DDP : VF_STRATEGY_SINGLE;
+	/* CPU offload is DeepSpeed's: ZeRO-Offload (stage 2) for the
+	 * optimizer, ZeRO-Infinity (stage 3) once parameters go too [MM §7.1] */
+	if (r.offload != VF_OFFLOAD_NONE &&
+	    (r.strategy == VF_STRATEGY_SINGLE || r.strategy == VF_STRATEGY_DDP))
+		r.strategy = r.offload == VF_OFFLOAD_OPTIMIZER ? VF_STRATEGY_ZERO2
+							       : VF_STRATEGY_ZERO3;
+	/* DeepSpeed's 16-bit engine is one regime whatever the load dtype:
+	 * 16-bit module, fp32 master partitions (docs/memory-model.md) */
+	bool zero = r.strategy == VF_STRATEGY_ZERO1 ||
+		    r.strategy == VF_STRATEGY_ZERO2 ||
+		    r.strategy == VF_STRATEGY_ZERO3;
+	if (zero && r.precision == VF_PRECISION_BF16_TRUE)
+		r.precision = VF_PRECISION_BF16_MIXED;
+	else if (zero && r.precision == VF_PRECISION_FP16_TRUE)
+		r.precision = VF_PRECISION_FP16_MIXED;
 	if (r.objective == VF_OBJ_UNSET)
 		r.objective = VF_OBJ_SFT;
 	if (r.phases == VF_PHASES_UNSET)

@@ -166,7 +166,9 @@ static void zero3_shards(void **state)
 
 /* ZeRO-Offload: Adam states and the fp32 master/grad partitions move to
  * the host, and DeepSpeedCPUAdam steps there, so the GPU also loses the
- * foreach temporary (one fp32 tensor the size of the states' shard). */
+ * foreach temporary (one fp32 tensor the size of the states' shard) and
+ * its bf16 gradient partition (DeepSpeed's estimator: 2 bytes per param
+ * on the GPU, the 16-bit weights). */
 static void offloaded_optimizer_leaves_the_gpu(void **state)
 {
 	(void)state;
@@ -182,13 +184,20 @@ static void offloaded_optimizer_leaves_the_gpu(void **state)
 	f.offload = VF_OFFLOAD_OPTIMIZER;
 	vf_estimate off = estimate(&m, &f);
 	const uint64_t states = P7B * 8 / 8, master = P7B * 8 / 8,
-		       foreach_tmp = P7B * 4 / 8;
+		       foreach_tmp = P7B * 4 / 8, grads = P7B * 2 / 8;
 	/* the host holds every rank's partition: 16 bytes per parameter */
 	assert_int_equal(off.host_bytes, (states + master) * 8);
 	assert_int_equal(off.host_bytes, P7B * 16);
 	assert_int_equal(on_gpu.phase_allocated[VF_PHASE_OPTIMIZER] -
 				 off.phase_allocated[VF_PHASE_OPTIMIZER],
-			 states + master + foreach_tmp);
+			 states + master + foreach_tmp + grads);
+	assert_int_equal(term(&off, "base weights"), P7B * 2);
+	/* offload without a ZeRO stage named is ZeRO-Offload, stage 2 */
+	f.strategy = VF_STRATEGY_UNSET;
+	f.n_gpus = 1;
+	assert_int_equal(estimate(&m, &f).run.strategy, VF_STRATEGY_ZERO2);
+	f.offload = VF_OFFLOAD_OPTIMIZER_PARAMS;
+	assert_int_equal(estimate(&m, &f).run.strategy, VF_STRATEGY_ZERO3);
 }
 
 static void activations_logits_overheads(void **state)

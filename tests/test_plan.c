@@ -230,6 +230,42 @@ static void mixed_two_gpu_box(void **state)
 	free(p);
 }
 
+/* Full fine-tuning of a 7B on one 24 GB card only fits with DeepSpeed
+ * offload: with host RAM it is found (ZeRO-Offload or ZeRO-Infinity), the
+ * host holds what the plan says, and without host RAM nothing fits. */
+static void full_7b_with_offload(void **state)
+{
+	(void)state;
+	vf_model m = model("meta-llama/Llama-2-7b-hf");
+	vf_gpu_spec g = gpu("rtx4090");
+	vf_plan_request req = request(&g, 16, 2048);
+	req.base.method = VF_METHOD_FULL;
+	vf_plan *p = malloc(sizeof *p);
+	vf_error err;
+	assert_int_equal(vf_plan_search(&m, &req, p, &err), VF_OK);
+	assert_false(p->found);
+	req.host_ram_bytes = 256ull * 1024 * MiB;
+	assert_int_equal(vf_plan_search(&m, &req, p, &err), VF_OK);
+	assert_true(p->found);
+	const vf_run *c = &p->chosen.est.run;
+	assert_int_not_equal(c->offload, VF_OFFLOAD_NONE);
+	assert_true(c->strategy == VF_STRATEGY_ZERO2 ||
+		    c->strategy == VF_STRATEGY_ZERO3);
+	vf_estimate e;
+	assert_int_equal(vf_estimate_run(&m, c, &e, &err), VF_OK);
+	assert_true(e.peak_process <= req.budget_bytes);
+	assert_true(e.host_bytes <= req.host_ram_bytes);
+	/* DeepSpeed's CPU Adam: fp32 master, grads and both states, 16
+	 * bytes per parameter on the host */
+	assert_int_equal(c->optimizer, VF_OPTIM_ADAMW);
+	assert_true(e.host_bytes >= m.params.total * 16);
+	/* too little host RAM for that: nothing fits again */
+	req.host_ram_bytes = 64ull * 1024 * MiB;
+	assert_int_equal(vf_plan_search(&m, &req, p, &err), VF_OK);
+	assert_false(p->found);
+	free(p);
+}
+
 static void nothing_fits_and_bad_requests(void **state)
 {
 	(void)state;
@@ -272,6 +308,7 @@ int main(void)
 		cmocka_unit_test(pretrain_1b_on_5090),
 		cmocka_unit_test(kto_qlora_on_3090),
 		cmocka_unit_test(mixed_two_gpu_box),
+		cmocka_unit_test(full_7b_with_offload),
 		cmocka_unit_test(nothing_fits_and_bad_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
