@@ -107,8 +107,16 @@ static const char *mixed(const vf_run *r)
 /* The dtype to load the weights in. `bf16: true` alone is autocast over
  * whatever from_pretrained loaded (fp32 in transformers <= 4.57): bf16-true
  * needs the weights loaded in bf16, bf16-mixed in fp32. */
+static unsigned zero_stage(const vf_run *r);
+
 static const char *load_dtype(const vf_run *r)
 {
+	/* DeepSpeed keeps its own fp32 master partitions, and a 4-bit base
+	 * keeps its other modules in the compute dtype */
+	bool fp16 = r->precision == VF_PRECISION_FP16_MIXED ||
+		    r->precision == VF_PRECISION_FP16_TRUE;
+	if (zero_stage(r) || r->quant != VF_QUANT_NONE)
+		return fp16 ? "float16" : "bfloat16";
 	switch (r->precision) {
 	case VF_PRECISION_BF16_TRUE: return "bfloat16";
 	case VF_PRECISION_FP16_TRUE: return "float16";
