@@ -51,6 +51,9 @@ int cli_load_model(const char *spec, vf_model *model);
  * (headers disagree, a quantized checkpoint) go to stderr, and a progress
  * line while a fetch is slow when stderr is a terminal. */
 int cli_load_model_from(const char *spec, bool offline, vf_model *model);
+/* ... and where it came from into `info` (may be NULL). */
+int cli_load_model_info(const char *spec, bool offline, vf_model *model,
+			vf_source_info *info);
 
 /* GPU commands (gpu_common.c): an NVML failure with the --vram hint, MiB
  * as nvidia-smi shows them, the predicted peak of an --expect file. */
@@ -74,6 +77,9 @@ typedef struct cli_run_spec {
 	 * override, and its model when no --model is given; NULL: none. */
 	const vf_run *base_run;
 	const char *base_model;
+	vf_source_info source;    /* where --model came from (filled by
+				   * cli_run_finish) */
+	bool have_source;         /* false: a model given by dimensions */
 } cli_run_spec;
 
 /* Their getopt values start at 1000: a command numbers its own options

@@ -1,6 +1,8 @@
 /* cmd_estimate.c - `vramfit estimate`: the memory of one training run. */
 #include "cli.h"
 
+#include <jansson.h>
+
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,49 @@ static void print_table(const vf_model *m, const vf_estimate *e, bool explain)
 	}
 }
 
+/* model.source in --json: where the model came from (docs/models.md).
+ * Returns a new text, or NULL to print the original. */
+static char *with_source(const char *text, const cli_run_spec *spec)
+{
+	json_t *o = json_loads(text, 0, NULL);
+	json_t *model = o ? json_object_get(o, "model") : NULL;
+	if (!json_is_object(model)) {
+		json_decref(o);
+		return NULL;
+	}
+	json_t *src = json_object();
+	const vf_source_info *i = &spec->source;
+	if (!spec->have_source) {
+		json_object_set_new(src, "kind", json_string("dimensions"));
+	} else {
+		json_object_set_new(src, "kind",
+				    json_string(vf_source_kind_name(i->kind)));
+		json_object_set_new(src, "location", i->location[0]
+			? json_string(i->location) : json_null());
+		json_object_set_new(src, "revision", i->revision[0]
+			? json_string(i->revision) : json_null());
+		json_object_set_new(src, "safetensors_shards",
+				    json_integer(i->n_shards));
+		json_object_set_new(src, "params_from_headers",
+				    json_boolean(i->params_from_headers));
+		json_object_set_new(src, "prequantized", i->prequant
+			? json_string(vf_prequant_name(i->prequant)) : json_null());
+		json_t *dt = json_array();
+		for (unsigned k = 0; k < i->n_dtypes; k++) {
+			json_t *d = json_object();
+			json_object_set_new(d, "dtype", json_string(i->dtypes[k].dtype));
+			json_object_set_new(d, "tensors", json_integer((json_int_t)i->dtypes[k].tensors));
+			json_object_set_new(d, "bytes", json_integer((json_int_t)i->dtypes[k].bytes));
+			json_array_append_new(dt, d);
+		}
+		json_object_set_new(src, "stored_dtypes", dt);
+	}
+	json_object_set_new(model, "source", src);
+	char *out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return out;
+}
+
 /* The least costly change of levers that fits (vramfit check's search),
  * as flags to add; else a pointer to plan. */
 static void suggest(const vf_model *m, const vf_run *run, uint64_t budget,
@@ -201,7 +246,9 @@ int cmd_estimate(int argc, char **argv)
 		char *s = vf_estimate_to_json_verdict(&spec.model_value, &e, v);
 		if (!s)
 			return cli_usage_error("out of memory");
-		printf("%s\n", s);
+		char *with = with_source(s, &spec);
+		printf("%s\n", with ? with : s);
+		free(with);
 		free(s);
 	} else {
 		print_table(&spec.model_value, &e, explain);

@@ -131,20 +131,28 @@ static void show_progress(const char *line, void *payload)
 
 int cli_load_model_from(const char *spec, bool offline, vf_model *model)
 {
+	vf_source_info info;
+	return cli_load_model_info(spec, offline, model, &info);
+}
+
+int cli_load_model_info(const char *spec, bool offline, vf_model *model,
+			vf_source_info *out)
+{
 	vf_error err;
 	vf_source_opts opts;
-	vf_source_info info;
+	vf_source_info local;
+	vf_source_info *info_p = out ? out : &local;
 	vf_source_opts_init(&opts);
 	opts.offline = offline;
 	if (isatty(fileno(stderr)))
 		opts.progress = show_progress;
-	vf_status st = vf_model_resolve(spec, &opts, model, &info, &err);
+	vf_status st = vf_model_resolve(spec, &opts, model, info_p, &err);
 	if (st) {
 		fprintf(stderr, "vramfit: --model: %s\n", err.message);
 		return cli_exit_for(st);
 	}
-	for (unsigned i = 0; i < info.n_warnings; i++)
-		fprintf(stderr, "vramfit: note: %s\n", info.warnings[i]);
+	for (unsigned i = 0; i < info_p->n_warnings; i++)
+		fprintf(stderr, "vramfit: note: %s\n", info_p->warnings[i]);
 	return EXIT_OK;
 }
 

@@ -337,6 +337,8 @@ int cli_run_finish(cli_run_spec *spec)
 	if (!spec->model)
 		return cli_usage_error("no model: give --model NAME|PATH or its "
 				       "dimensions (--hidden ...)");
-	return cli_load_model_from(spec->model, spec->offline,
-				   &spec->model_value);
+	int rc = cli_load_model_info(spec->model, spec->offline,
+				     &spec->model_value, &spec->source);
+	spec->have_source = rc == EXIT_OK;
+	return rc;
 }

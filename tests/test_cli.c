@@ -182,6 +182,9 @@ static void json_fields(void **state)
 	if (!root)
 		fail_msg("not JSON: %s", jerr.text);
 	assert_int_equal(get_int(root, "model", "parameters"), 1235814400);
+	json_t *src = json_object_get(json_object_get(root, "model"), "source");
+	assert_string_equal(json_string_value(json_object_get(src, "kind")),
+			    "builtin");
 	json_int_t alloc = get_int(root, "peak", "allocated_bytes");
 	json_int_t res = get_int(root, "peak", "reserved_bytes");
 	json_int_t proc = get_int(root, "peak", "process_bytes");
@@ -218,6 +221,30 @@ static void json_fields(void **state)
 	json_decref(root);
 	cli_result_free(&again);
 	cli_result_free(&r);
+
+	/* a config.json path and a model given by its dimensions */
+	const char *cfg = cli_temp_file("tiny-config.json",
+		"{\"model_type\": \"llama\", \"vocab_size\": 1000, "
+		"\"hidden_size\": 256, \"intermediate_size\": 512, "
+		"\"num_hidden_layers\": 2, \"num_attention_heads\": 4}");
+	r = cli_run(ARGS("estimate", "--model", cfg, "--json"));
+	root = json_loads(r.out, 0, &jerr);
+	assert_non_null(root);
+	json_t *s2 = json_object_get(json_object_get(root, "model"), "source");
+	assert_string_equal(json_string_value(json_object_get(s2, "kind")), "config");
+	assert_non_null(strstr(json_string_value(json_object_get(s2, "location")),
+			       "tiny-config.json"));
+	json_decref(root);
+	cli_result_free(&r);
+	r = cli_run(ARGS("estimate", "--hidden", "256", "--layers", "2", "--heads",
+			 "4", "--vocab", "1000", "--json"));
+	root = json_loads(r.out, 0, &jerr);
+	assert_non_null(root);
+	s2 = json_object_get(json_object_get(root, "model"), "source");
+	assert_string_equal(json_string_value(json_object_get(s2, "kind")),
+			    "dimensions");
+	json_decref(root);
+	cli_result_free(&r);
 }
 
 static void help_and_version(void **state)
@@ -228,7 +255,8 @@ static void help_and_version(void **state)
 	assert_non_null(strstr(r.out, vf_version()));
 	cli_result_free(&r);
 	const char *const commands[] = {"estimate", "models", "validate", "gpus",
-					"monitor", "run"};
+					"monitor", "run", "plan", "sweep",
+					"check"};
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		r = cli_run(ARGS(commands[i], "--help"));
 		if (r.status != 0 || !strstr(r.out, "usage: vramfit"))
