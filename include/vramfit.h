@@ -865,7 +865,7 @@ typedef struct vf_plan {
 } vf_plan;
 
 /* Searches exhaustively, cutting larger micro-batches once one does not
- * fit (memory is monotone in the micro-batch). `out` is large (~20 KiB);
+ * fit (memory is monotone in the micro-batch). `out` is ~11 KiB;
  * it holds no pointers and needs no freeing. */
 vf_status vf_plan_search(const vf_model *model, const vf_plan_request *req,
 			 vf_plan *out, vf_error *err);
@@ -1080,7 +1080,7 @@ typedef struct vf_check {
 /* Estimates `run` against `budget_bytes` (per GPU, after the margin; 0:
  * none), lists the levers and, when it does not fit, searches the
  * combinations of lever steps for the least costly one that fits. `gpu`
- * (may be NULL) is for the speed model. `out` is large (~60 KiB) and
+ * (may be NULL) is for the speed model. `out` is ~5 KiB and
  * needs no freeing. */
 vf_status vf_check_run(const vf_model *model, const vf_run *run,
 		       uint64_t budget_bytes, const vf_gpu_spec *gpu,
