@@ -29,6 +29,13 @@
 extern "C" {
 #endif
 
+/* Everything declared here is the library's interface: exported from the
+ * shared library, which builds with hidden visibility so that nothing
+ * else is. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define VRAMFIT_VERSION_MAJOR 0
 #define VRAMFIT_VERSION_MINOR 1
 #define VRAMFIT_VERSION_PATCH 0
@@ -1085,6 +1092,10 @@ typedef struct vf_check {
 vf_status vf_check_run(const vf_model *model, const vf_run *run,
 		       uint64_t budget_bytes, const vf_gpu_spec *gpu,
 		       vf_check *out, vf_error *err);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
