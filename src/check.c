@@ -212,6 +212,7 @@ typedef struct search {
 	unsigned steps[VF_LEVER_COUNT];
 	vf_estimate cand;
 	vf_speed cand_speed;
+	unsigned fix_trained_steps; /* steps of the fix on what is trained */
 } search;
 
 static unsigned n_changed(const unsigned steps[VF_LEVER_COUNT])
@@ -248,19 +249,31 @@ static void try_combination(search *s)
 	    vf_speed_estimate(s->m, &s->cand, s->gpu, &s->cand_speed, &err))
 		return;
 	uint32_t mask = 0;
-	for (int i = 0; i < VF_LEVER_COUNT; i++)
+	unsigned trained_steps = 0;
+	for (int i = 0; i < VF_LEVER_COUNT; i++) {
 		if (s->steps[i])
 			mask |= 1u << i;
+		if (levers[i].tier == VF_TIER_WHAT_IS_TRAINED)
+			trained_steps += s->steps[i];
+	}
 	if (c->have_fix) {
 		double best = c->fix_speed.tokens_per_second;
 		double now = s->cand_speed.tokens_per_second;
 		unsigned best_n = 0;
 		for (int i = 0; i < VF_LEVER_COUNT; i++)
 			best_n += (c->fix_levers >> i) & 1u;
-		/* faster wins; at the same speed, fewer levers touched */
-		if (now < best || (now == best && n_changed(s->steps) >= best_n))
+		/* Shorter samples or a lower rank change the result: the
+		 * fewest such steps first, whatever they gain in speed. */
+		if (trained_steps != s->fix_trained_steps) {
+			if (trained_steps > s->fix_trained_steps)
+				return;
+		} else if (now < best ||
+			   (now == best && n_changed(s->steps) >= best_n)) {
+			/* then faster; at the same speed, fewer levers */
 			return;
+		}
 	}
+	s->fix_trained_steps = trained_steps;
 	c->have_fix = true;
 	c->fix_tier = s->tier;
 	c->fix_levers = mask;

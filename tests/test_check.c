@@ -239,6 +239,26 @@ static void smallest_change_fits(void **state)
 				 VF_OK);
 		assert_true(e.peak_process <= small);
 	}
+	/* the README's example on a 6 GB laptop: only a shorter sequence
+	 * fits; a lower rank would be a second change to what is trained,
+	 * and is not made even though it is a little faster */
+	vf_run q;
+	vf_run_init(&q);
+	q.method = VF_METHOD_QLORA;
+	q.quant = VF_QUANT_NF4_DQ;
+	q.lora.r = 16;
+	q.seq_len = 2048;
+	q.micro_batch = 1;
+	q.grad_accum = 16;
+	q.grad_ckpt = VF_CKPT_ON;
+	q.optimizer = VF_OPTIM_PAGED_ADAMW_8BIT;
+	assert_int_equal(vf_check_run(&m, &q, small, NULL, chk, &err), VF_OK);
+	assert_true(chk->have_fix);
+	assert_int_equal(chk->fix_tier, VF_TIER_WHAT_IS_TRAINED);
+	assert_int_equal(chk->fix_levers, 1u << VF_LEVER_SEQ);
+	assert_int_equal(chk->fix_est.run.seq_len, 512);
+	assert_int_equal(chk->fix_est.run.lora.r, 16);
+
 	/* a full fine-tune has no rank and no 4-bit lever */
 	vf_run full;
 	vf_run_init(&full);
