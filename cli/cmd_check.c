@@ -94,7 +94,7 @@ static void print_text(const char *path, const vf_train_config *cfg,
 		}
 		if (l->at_limit) {
 			printf(" %-3s %-38s %-18s %s\n", mark, vf_lever_name(i),
-			       l->current, "(on)");
+			       l->current, "(at its limit)");
 			continue;
 		}
 		char saves[32], speed[16];
