@@ -517,13 +517,11 @@ vf_status vf_estimate_run(const vf_model *m, const vf_run *run_in,
 			  vf_estimate *e, vf_error *err)
 {
 	memset(e, 0, sizeof *e);
-	vf_status st = vf_run_resolve(run_in, m, &e->run, err);
+	vf_profile profile;
+	vf_status st = vf_run_resolve_profile(run_in, m, &e->run, &profile, err);
 	if (st)
 		return st;
-	ctx c = {.m = m, .a = &m->arch, .r = &e->run, .out = e};
-	vf_profile profile;
-	vf_profile_for_run(&e->run, &profile);
-	c.p = &profile;
+	ctx c = {.m = m, .a = &m->arch, .r = &e->run, .out = e, .p = &profile};
 	setup(&c);
 	const vf_run *r = c.r;
 	const vf_arch *a = c.a;

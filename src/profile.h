@@ -73,4 +73,10 @@ const vf_profile *vf_profile_for(vf_framework fw);
  * documented behaviour). */
 void vf_profile_for_run(const vf_run *run, vf_profile *out);
 
+/* vf_run_resolve that also hands back the run's profile, so that the
+ * estimator (millions of calls per plan) builds it once. */
+vf_status vf_run_resolve_profile(const vf_run *in, const vf_model *model,
+				 vf_run *out, vf_profile *profile,
+				 vf_error *err);
+
 #endif

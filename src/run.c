@@ -80,12 +80,21 @@ static vf_targets map_targets(const vf_model *m, vf_targets t)
 vf_status vf_run_resolve(const vf_run *in, const vf_model *model, vf_run *out,
 			 vf_error *err)
 {
+	vf_profile profile;
+	return vf_run_resolve_profile(in, model, out, &profile, err);
+}
+
+vf_status vf_run_resolve_profile(const vf_run *in, const vf_model *model,
+				 vf_run *out, vf_profile *profile,
+				 vf_error *err)
+{
 	vf_run r = *in;
 	if ((unsigned)r.framework >= VF_FW_COUNT)
 		return vf_fail(err, VF_EINVAL, "unknown framework");
-	vf_profile profile;
-	vf_profile_for_run(&r, &profile);
-	const vf_profile *p = &profile;
+	/* resolving changes neither the framework nor the versions: the
+	 * profile found here is the resolved run's too */
+	vf_profile_for_run(&r, profile);
+	const vf_profile *p = profile;
 
 	if (r.method == VF_METHOD_UNSET)
 		r.method = r.quant != VF_QUANT_NONE ? VF_METHOD_QLORA
